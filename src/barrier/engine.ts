@@ -1,0 +1,259 @@
+/**
+ * The barrier engine: a pure state machine. Every method takes the current time in milliseconds
+ * and returns the effects (replies to hook calls, log events) for the caller to carry out.
+ *
+ * Guarantees (see README "Guarantees"):
+ * - Safety: a participant passes a barrier only when its dependencies reached that hook or a later
+ *   one in the same operation; a commit hook (post-dump, post-restore) only when every member did.
+ * - Every wait has a deadline: a waiter whose deadline passes aborts the operation, and so does an
+ *   operation that makes no progress for the group's timeout.
+ * - Abort is sticky and total: every waiting call fails, and every later vetoing hook call of the
+ *   same operation fails, so CRIU resumes every dumped process (or kills every restored copy).
+ */
+import { hookInfo, isHookName, isPassThrough, kindsOf, startKind } from "./hooks.ts";
+import { Operation, type Waiter } from "./operation.ts";
+import type { Arrival, Effect, GroupSpec, GroupView, ResultCode } from "./types.ts";
+
+interface GroupState {
+  readonly spec: GroupSpec;
+  /** Epoch of the newest operation; the next one gets epoch + 1. */
+  epoch: number;
+  /** The newest operation, kept after it ends so late calls of that round are recognised. */
+  current: Operation | undefined;
+}
+
+export class BarrierEngine {
+  readonly #groups = new Map<string, GroupState>();
+  /** callId → operation holding that waiter, for disconnects. */
+  readonly #waiting = new Map<string, Operation>();
+
+  constructor(groups: readonly GroupSpec[]) {
+    for (const spec of groups) this.#groups.set(spec.name, { spec, epoch: 0, current: undefined });
+  }
+
+  /** A hook call arrived. */
+  arrive(now: number, a: Arrival): Effect[] {
+    const out: Effect[] = [];
+    const group = this.#groups.get(a.group);
+    if (!group) return [reply(a, false, "not-member", `Unknown group "${a.group}"`)];
+    if (!group.spec.members.includes(a.participant)) {
+      return [reply(a, false, "not-member", `"${a.participant}" is not a member of group "${a.group}"`)];
+    }
+    if (!isHookName(a.hook)) return [reply(a, false, "bad-request", `Unknown CRIU hook "${a.hook}"`)];
+    if (isPassThrough(a.hook)) return [reply(a, true, "recorded", `${a.hook} is not coordinated`)];
+
+    const op = this.#operationFor(now, group, a, out);
+    if (!op) {
+      const info = hookInfo(kindsOf(a.hook)[0]!, a.hook)!;
+      const why = `No ${kindsOf(a.hook).join(" or ")} operation of group "${a.group}" includes ${a.participant}: its first hook was not coordinated, or the daemon restarted since`;
+      out.push(reply(a, !info.vetoes, info.vetoes ? "no-operation" : "recorded", why));
+      return out;
+    }
+    this.#record(now, op, a, out);
+    return out;
+  }
+
+  /** A waiting call's connection closed before it was answered: its CRIU run is gone. */
+  disconnect(now: number, callId: string): Effect[] {
+    const op = this.#waiting.get(callId);
+    if (!op) return [];
+    const w = op.waiters.get(callId)!;
+    this.#dropWaiter(op, callId);
+    if (!op.isOpen) return [];
+    const out: Effect[] = [];
+    this.#abort(now, op, `${w.participant} went away while waiting at ${w.hook} (its CRIU run ended)`, out);
+    return out;
+  }
+
+  /** Someone reported a failure: abort the group's operation in flight, if any. */
+  fail(now: number, groupName: string, reason: string): Effect[] {
+    const op = this.#groups.get(groupName)?.current;
+    if (!op?.isOpen) return [];
+    const out: Effect[] = [];
+    this.#abort(now, op, reason, out);
+    return out;
+  }
+
+  /** Deadlines up to `now` take effect. */
+  tick(now: number): Effect[] {
+    const out: Effect[] = [];
+    for (const g of this.#groups.values()) {
+      const op = g.current;
+      if (!op) continue;
+      for (const w of [...op.waiters.values()]) {
+        if (w.deadline > now || !op.waiters.has(w.callId)) continue;
+        const secs = formatMs(now - w.since);
+        const why = `Timed out at ${w.hook} after ${secs} waiting for ${op.describe(op.blockersOf(w))}`;
+        if (op.isOpen) {
+          this.#abort(now, op, why, out);
+        } else {
+          // Past the commit point: nothing left to abort, only this call's wait ends.
+          this.#dropWaiter(op, w.callId);
+          out.push(reply(w, false, "timeout", why));
+        }
+      }
+      if (op.isOpen && op.waiters.size === 0 && op.lastEventAt + g.spec.timeoutMs <= now) {
+        const missing = op.spec.members.filter((m) => !op.progress.has(m));
+        const detail = missing.length > 0 ? `; never arrived: ${missing.join(", ")}` : "";
+        this.#abort(now, op, `No progress for ${formatMs(now - op.lastEventAt)}${detail}`, out);
+      }
+    }
+    return out;
+  }
+
+  /** The earliest time at which `tick` has something to do, or undefined. */
+  nextDeadline(): number | undefined {
+    let next: number | undefined;
+    const consider = (t: number) => {
+      if (next === undefined || t < next) next = t;
+    };
+    for (const g of this.#groups.values()) {
+      const op = g.current;
+      if (!op) continue;
+      for (const w of op.waiters.values()) consider(w.deadline);
+      if (op.isOpen && op.waiters.size === 0) consider(op.lastEventAt + g.spec.timeoutMs);
+    }
+    return next;
+  }
+
+  /** Number of hook calls currently held. */
+  get waitingCount(): number {
+    return this.#waiting.size;
+  }
+
+  /** Operations not yet decided. */
+  get openOperations(): number {
+    let n = 0;
+    for (const g of this.#groups.values()) if (g.current?.isOpen) n++;
+    return n;
+  }
+
+  groups(): GroupView[] {
+    return [...this.#groups.values()].map((g) => ({
+      name: g.spec.name,
+      members: g.spec.members,
+      timeoutMs: g.spec.timeoutMs,
+      operation: g.current?.view() ?? null,
+    }));
+  }
+
+  // --- internal ---
+
+  /** Finds or opens the operation an arrival belongs to; may abort a stale one. */
+  #operationFor(now: number, g: GroupState, a: Arrival, out: Effect[]): Operation | undefined {
+    const cur = g.current;
+    const opens = startKind(a.hook);
+    if (opens === undefined) {
+      // Later hooks belong to the newest operation, and only if the participant started it.
+      return cur && kindsOf(a.hook).includes(cur.kind) && cur.progress.has(a.participant) ? cur : undefined;
+    }
+    if (cur?.isOpen) {
+      const prev = cur.progress.get(a.participant);
+      if (cur.kind === opens && !prev) return cur; // joins the round in flight
+      if (cur.kind === opens && prev?.hook === a.hook && a.attempt !== undefined && prev.attempt === a.attempt) {
+        return cur; // the same CRIU run reconnecting
+      }
+      const why = prev
+        ? `${a.participant} started a new ${opens} while this ${cur.kind} was in flight (its previous run ended)`
+        : `${a.participant} started a ${opens} while a ${cur.kind} was in flight`;
+      this.#abort(now, cur, why, out);
+    }
+    g.epoch += 1;
+    const op = new Operation(g.spec, g.epoch, opens, now);
+    g.current = op;
+    out.push({ type: "event", level: "info", operation: op.id, message: `${opens} ${op.id} opened by ${a.participant}` });
+    return op;
+  }
+
+  #record(now: number, op: Operation, a: Arrival, out: Effect[]): void {
+    const info = hookInfo(op.kind, a.hook)!;
+    if (op.phase.state === "aborted") {
+      const why = `Operation ${op.id} was aborted: ${op.phase.reason}`;
+      out.push(reply(a, !info.vetoes, info.vetoes ? "aborted" : "recorded", why));
+      return;
+    }
+    const prev = op.progress.get(a.participant);
+    if (prev && prev.rank > info.rank) {
+      out.push(reply(a, true, "recorded", `${a.participant} is already past ${a.hook} (at ${prev.hook})`));
+      return;
+    }
+    if (prev && prev.rank === info.rank && info.role !== "progress") {
+      const same = a.attempt !== undefined && prev.attempt === a.attempt;
+      if (!same) {
+        const msg = `${a.participant} is already at ${a.hook} in ${op.id} from another CRIU run; two processes share this participant ID`;
+        out.push(reply(a, false, "duplicate", msg));
+        return;
+      }
+      // A reconnect replaces the earlier wait of the same run.
+      for (const w of [...op.waiters.values()]) if (w.participant === a.participant) this.#dropWaiter(op, w.callId);
+    }
+
+    // A dump that unlocks its network before post-dump has failed: CRIU only does that on error.
+    if (op.kind === "dump" && a.hook === "network-unlock" && (prev?.rank ?? -1) < hookInfo("dump", "post-dump")!.rank) {
+      op.progress.set(a.participant, { hook: a.hook, rank: info.rank, at: now, attempt: a.attempt });
+      if (op.isOpen) this.#abort(now, op, `The dump of ${a.participant} failed (CRIU unlocked its network before post-dump)`, out);
+      out.push(reply(a, true, "recorded", `Operation ${op.id} aborted: the dump of ${a.participant} failed`));
+      return;
+    }
+
+    op.progress.set(a.participant, { hook: a.hook, rank: info.rank, at: now, attempt: a.attempt });
+    op.lastEventAt = now;
+    if (info.role === "progress") {
+      out.push(reply(a, true, "recorded", `${a.hook} recorded for ${a.participant}`));
+    } else {
+      const w: Waiter = {
+        callId: a.callId,
+        participant: a.participant,
+        hook: a.hook,
+        rank: info.rank,
+        since: now,
+        deadline: now + op.spec.timeoutMs,
+        commit: info.role === "commit",
+      };
+      op.waiters.set(a.callId, w);
+      this.#waiting.set(a.callId, op);
+    }
+    this.#release(now, op, out);
+  }
+
+  /** Answers every waiter whose condition now holds. */
+  #release(now: number, op: Operation, out: Effect[]): void {
+    if (op.phase.state === "aborted") return;
+    if (op.isOpen && op.allAtCommit()) {
+      op.phase = { state: "committed", at: now };
+      out.push({ type: "event", level: "info", operation: op.id, message: `${op.kind} ${op.id} committed: every member reached ${op.kind === "dump" ? "post-dump" : "post-restore"}` });
+    }
+    for (const w of [...op.waiters.values()]) {
+      if (op.blockersOf(w).length > 0) continue;
+      this.#dropWaiter(op, w.callId);
+      const code: ResultCode = w.commit ? "committed" : "released";
+      const what = w.commit ? `${op.id} committed at ${w.hook}` : `released at ${w.hook}`;
+      out.push(reply(w, true, code, `${what} after ${formatMs(now - w.since)}`));
+    }
+  }
+
+  #abort(now: number, op: Operation, reason: string, out: Effect[]): void {
+    op.phase = { state: "aborted", at: now, reason };
+    out.push({ type: "event", level: "error", operation: op.id, message: `${op.kind} ${op.id} aborted: ${reason}` });
+    for (const w of [...op.waiters.values()]) {
+      this.#dropWaiter(op, w.callId);
+      out.push(reply(w, false, "aborted", `Operation ${op.id} aborted: ${reason}`));
+    }
+  }
+
+  #dropWaiter(op: Operation, callId: string): void {
+    op.waiters.delete(callId);
+    this.#waiting.delete(callId);
+  }
+}
+
+function reply(to: { callId: string }, ok: boolean, code: ResultCode, message: string): Effect {
+  return { type: "reply", callId: to.callId, ok, code, message };
+}
+
+/** "250ms", "1.5s", "30s". */
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = ms / 1000;
+  return `${Number.isInteger(s) ? s : s.toFixed(1)}s`;
+}

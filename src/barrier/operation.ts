@@ -1,0 +1,107 @@
+/**
+ * One round of a group: a dump or a restore. Rounds never share state: a finished or aborted
+ * round can not release a barrier of a later one, because every progress record belongs to
+ * exactly one operation and a new operation starts empty.
+ */
+import { hookInfo, type OperationKind } from "./hooks.ts";
+import type { GroupSpec, OperationPhase, OperationView, ParticipantView } from "./types.ts";
+
+export interface Progress {
+  readonly hook: string;
+  readonly rank: number;
+  readonly at: number;
+  readonly attempt: string | undefined;
+}
+
+export interface Waiter {
+  readonly callId: string;
+  readonly participant: string;
+  readonly hook: string;
+  readonly rank: number;
+  readonly since: number;
+  readonly deadline: number;
+  /** Commit waiters wait for every member; barrier waiters for their dependencies. */
+  readonly commit: boolean;
+}
+
+export class Operation {
+  phase: OperationPhase = { state: "open" };
+  lastEventAt: number;
+  readonly progress = new Map<string, Progress>();
+  readonly waiters = new Map<string, Waiter>();
+
+  constructor(
+    readonly spec: GroupSpec,
+    readonly epoch: number,
+    readonly kind: OperationKind,
+    readonly startedAt: number,
+  ) {
+    this.lastEventAt = startedAt;
+  }
+
+  get id(): string {
+    return `${this.spec.name}#${this.epoch}`;
+  }
+
+  get isOpen(): boolean {
+    return this.phase.state === "open";
+  }
+
+  /** Members `participant` waits for at a non-commit barrier. */
+  dependenciesOf(participant: string): readonly string[] {
+    const deps = this.spec.dependencies;
+    if (deps === undefined) return this.spec.members.filter((m) => m !== participant);
+    return (deps[participant] ?? []).filter((m) => m !== participant);
+  }
+
+  /** Members that have not reached `rank` (a later hook counts). */
+  missingAt(rank: number, among: readonly string[]): string[] {
+    return among.filter((m) => (this.progress.get(m)?.rank ?? -1) < rank);
+  }
+
+  /** Who still holds `waiter` back. */
+  blockersOf(waiter: Waiter): string[] {
+    const among = waiter.commit
+      ? this.spec.members.filter((m) => m !== waiter.participant)
+      : this.dependenciesOf(waiter.participant);
+    return this.missingAt(waiter.rank, among);
+  }
+
+  /** Every member has reached the commit hook of this kind (or a later hook). */
+  allAtCommit(): boolean {
+    const commitRank = this.kind === "dump" ? hookInfo("dump", "post-dump")!.rank : hookInfo("restore", "post-restore")!.rank;
+    return this.missingAt(commitRank, this.spec.members).length === 0;
+  }
+
+  /** "backend (never arrived), cache (last at pre-dump)" for error messages. */
+  describe(names: readonly string[]): string {
+    return names
+      .map((n) => {
+        const p = this.progress.get(n);
+        return p ? `${n} (last at ${p.hook})` : `${n} (never arrived)`;
+      })
+      .join(", ");
+  }
+
+  view(): OperationView {
+    const waitingBy = new Map<string, Waiter>();
+    for (const w of this.waiters.values()) waitingBy.set(w.participant, w);
+    const participants: ParticipantView[] = this.spec.members.map((name) => {
+      const w = waitingBy.get(name);
+      return {
+        name,
+        hook: this.progress.get(name)?.hook ?? null,
+        waitingAt: w?.hook ?? null,
+        waitingFor: w ? this.blockersOf(w) : [],
+      };
+    });
+    return {
+      id: this.id,
+      group: this.spec.name,
+      kind: this.kind,
+      phase: this.phase,
+      startedAt: this.startedAt,
+      participants,
+    };
+  }
+}

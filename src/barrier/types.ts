@@ -1,0 +1,93 @@
+/** Types shared by the barrier engine and its callers. Nothing here does I/O. */
+import type { OperationKind } from "./hooks.ts";
+
+/** A group of participants that are checkpointed and restored together. */
+export interface GroupSpec {
+  readonly name: string;
+  /** Participant IDs, as written in the configuration. */
+  readonly members: readonly string[];
+  /**
+   * Who waits for whom at the non-commit barriers. Undefined means every member waits for every
+   * other member. Commit hooks (post-dump, post-restore) always wait for every member: a
+   * checkpoint either completes for everyone or for no one.
+   */
+  readonly dependencies?: Readonly<Record<string, readonly string[]>>;
+  /** Longest wait at any one hook (and longest silence of an operation) before it aborts. */
+  readonly timeoutMs: number;
+}
+
+/** One hook call that reached the daemon. */
+export interface Arrival {
+  /** Identifies the connection that waits for the answer; unique within one daemon. */
+  readonly callId: string;
+  readonly group: string;
+  readonly participant: string;
+  readonly hook: string;
+  /**
+   * Identifies one CRIU run (for example "criu pid:start time"). A call with the same attempt at
+   * the same hook is a reconnect of a call the daemon already knows, not a second participant.
+   */
+  readonly attempt?: string;
+}
+
+/** Stable result codes carried to the hook process. WARNING: only append; they are on the wire. */
+export type ResultCode =
+  | "released" // every dependency reached the hook
+  | "committed" // every member reached the commit hook: the operation is complete
+  | "recorded" // a hook that does not wait: progress noted
+  | "aborted" // the operation was aborted (failure, timeout, or a later operation replaced it)
+  | "timeout" // this call's own deadline passed
+  | "not-member" // the participant or group is not configured here
+  | "duplicate" // the participant is already at this hook from another CRIU run
+  | "no-operation" // no operation in flight that this hook belongs to
+  | "bad-request"; // malformed or unknown request
+
+export interface Reply {
+  readonly type: "reply";
+  readonly callId: string;
+  readonly ok: boolean;
+  readonly code: ResultCode;
+  /** One line for CRIU's log: what happened and why. */
+  readonly message: string;
+}
+
+export interface EngineEvent {
+  readonly type: "event";
+  readonly level: "info" | "warn" | "error";
+  readonly message: string;
+  readonly operation?: string;
+}
+
+/** What the engine asks its caller to do. The engine itself never touches a socket or a timer. */
+export type Effect = Reply | EngineEvent;
+
+export type OperationPhase =
+  | { readonly state: "open" }
+  | { readonly state: "committed"; readonly at: number }
+  | { readonly state: "aborted"; readonly at: number; readonly reason: string };
+
+export interface ParticipantView {
+  readonly name: string;
+  /** The furthest hook reached in this operation, or null if it never arrived. */
+  readonly hook: string | null;
+  /** The hook it is waiting at, if it is waiting. */
+  readonly waitingAt: string | null;
+  /** Dependencies that have not yet reached the hook it waits at. */
+  readonly waitingFor: readonly string[];
+}
+
+export interface OperationView {
+  readonly id: string;
+  readonly group: string;
+  readonly kind: OperationKind;
+  readonly phase: OperationPhase;
+  readonly startedAt: number;
+  readonly participants: readonly ParticipantView[];
+}
+
+export interface GroupView {
+  readonly name: string;
+  readonly members: readonly string[];
+  readonly timeoutMs: number;
+  readonly operation: OperationView | null;
+}
