@@ -56,7 +56,7 @@ function describe(hit: Hit): string {
   const f = hit.finding;
   switch (f.kind) {
     case "id":
-      return `${label(hit.line)}: component "${f.component}" is container ${f.id} (rule ${f.rule}, runtime ${f.runtime ?? "unknown"})`;
+      return `${label(hit.line)}: component "${f.component}" holds the ID (rule ${f.rule}, runtime ${f.runtime ?? "unknown"})`;
     case "monitor":
       return `${label(hit.line)}: component "${f.component}" is a ${f.runtime} monitor, not a container`;
     case "named":
@@ -132,7 +132,7 @@ export function parseCgroupIdentity(cgroupText: string, mountinfoText?: string):
       return result("conflict", [...idHits.map(describe), `lines disagree (${ids.join(", ")}) with no majority: no ID chosen`]);
     }
     const f = won.winner.finding;
-    const why = [describe(won.winner), `${won.count} of ${lines.length} lines name ${f.id}`];
+    const why = [describe(won.winner), `${won.count} of ${lines.length} lines name this ID`];
     if (ids.length > 1) why.push(`lines disagree; ${f.id} wins by majority or by a v1 controller line`);
     return result(f.rule, why, { id: f.id, runtime: f.runtime, line: won.winner.line.line });
   }
