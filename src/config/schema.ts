@@ -1,0 +1,84 @@
+/**
+ * The configuration contract (TOML), its defaults, and the conversion to barrier group specs.
+ * Defaults live here and only here, one comment per value.
+ */
+import type { GroupSpec } from "../barrier/types.ts";
+
+export interface DaemonConfig {
+  /** Unix socket for hook calls, `status` and `abort`. */
+  readonly socket: string;
+  readonly logLevel: LogLevel;
+}
+
+export type LogLevel = "error" | "warn" | "info" | "debug";
+
+export interface GroupConfig {
+  readonly name: string;
+  readonly members: readonly string[];
+  readonly dependencies?: Readonly<Record<string, readonly string[]>>;
+  readonly timeoutMs: number;
+}
+
+export interface ClusterConfig {
+  /** This node's name in the cluster. */
+  readonly node: string;
+  /** host:port for peer traffic. */
+  readonly listen: string;
+  /** host:port peers use to reach this node, when it differs from listen. */
+  readonly advertise?: string;
+  /** Seed peers, host:port. */
+  readonly peers: readonly string[];
+  /** Keyring file: one base64 key per line, the first is primary. Required when peers are set. */
+  readonly keyFile?: string;
+}
+
+export interface HookConfig {
+  /**
+   * What a configured participant's hook does when the daemon can not be reached before its
+   * deadline: "fail" (default) makes CRIU abort, so nothing runs uncoordinated; "skip" lets CRIU
+   * go on uncoordinated, as the reference criu-coordinator does.
+   */
+  readonly unreachable: "fail" | "skip";
+}
+
+export interface Config {
+  /** Where this configuration came from: a file path, or "embedded default". */
+  readonly source: string;
+  readonly daemon: DaemonConfig;
+  readonly hook: HookConfig;
+  readonly groups: readonly GroupConfig[];
+  readonly cluster?: ClusterConfig;
+}
+
+export const DEFAULT_CONFIG_PATH = "/etc/criu-coordinator/config.toml";
+export const CONFIG_ENV = "CRIU_COORDINATOR_CONFIG";
+
+export const DEFAULTS = {
+  /** Under /run so it disappears at reboot; systemd's socket unit creates the same path. */
+  socket: "/run/criu-coordinator/coordinator.sock",
+  logLevel: "info" as LogLevel,
+  /** The reference tool's --wait-timeout default; long enough for a dump of a few GiB on local disk. */
+  timeoutMs: 30_000,
+  unreachable: "fail" as const,
+  /** memberlist's default port, for peer traffic. */
+  clusterPort: 7946,
+};
+
+/** The configuration used when no file exists: a local daemon with no groups. */
+export function embeddedDefault(): Config {
+  return {
+    source: "embedded default",
+    daemon: { socket: DEFAULTS.socket, logLevel: DEFAULTS.logLevel },
+    hook: { unreachable: DEFAULTS.unreachable },
+    groups: [],
+  };
+}
+
+export function groupSpecs(config: Config): GroupSpec[] {
+  return config.groups.map((g) => ({
+    name: g.name,
+    members: g.members,
+    dependencies: g.dependencies,
+    timeoutMs: g.timeoutMs,
+  }));
+}

@@ -1,0 +1,129 @@
+/**
+ * The daemon: the composition root that wires the engine to the local socket, timers and logs.
+ * It is the only place that knows every part; the engine stays pure.
+ */
+import { BarrierEngine } from "../barrier/engine.ts";
+import type { Effect } from "../barrier/types.ts";
+import { groupSpecs, type Config } from "../config/schema.ts";
+import { PROTOCOL_VERSION, type Request, type Response } from "../protocol/messages.ts";
+import type { Logger } from "../util/log.ts";
+import { VERSION } from "../version.ts";
+import { IpcServer } from "./ipc-server.ts";
+import { prepareSocketPath, restrictSocket } from "./local-socket.ts";
+
+export interface DaemonOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  /** An inherited listening socket (systemd); otherwise the daemon binds config.daemon.socket. */
+  readonly listenFd?: number;
+  readonly now?: () => number;
+}
+
+export class Daemon {
+  readonly engine: BarrierEngine;
+  readonly #server: IpcServer;
+  readonly #now: () => number;
+  readonly startedAt = new Date();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt: number | undefined;
+
+  constructor(readonly opts: DaemonOptions) {
+    this.#now = opts.now ?? Date.now;
+    this.engine = new BarrierEngine(groupSpecs(opts.config));
+    this.#server = new IpcServer({ handle: (r, id) => this.#handle(r, id), gone: (id) => this.#gone(id) }, opts.log);
+  }
+
+  async start(): Promise<void> {
+    const { socket } = this.opts.config.daemon;
+    if (this.opts.listenFd !== undefined) {
+      this.#server.listen({ fd: this.opts.listenFd });
+      this.opts.log.info(`listening on ${socket} (socket from systemd, fd ${this.opts.listenFd})`);
+    } else {
+      await prepareSocketPath(socket);
+      this.#server.listen({ unix: socket });
+      restrictSocket(socket);
+      this.opts.log.info(`listening on ${socket}`);
+    }
+    const groups = this.opts.config.groups;
+    this.opts.log.info(`criu-coordinator ${VERSION}: ${groups.length} group(s) from ${this.opts.config.source}${groups.map((g) => `; ${g.name}: ${g.members.join(", ")}`).join("")}`);
+  }
+
+  /** Aborts every operation in flight (waiting hooks get a clear answer) and stops listening. */
+  stop(reason: string): void {
+    for (const g of this.engine.groups()) this.#apply(this.engine.fail(this.#now(), g.name, reason));
+    this.#server.stop();
+    if (this.#timer) clearTimeout(this.#timer);
+  }
+
+  /** One line for systemd's STATUS=. */
+  summary(): string {
+    const members = this.opts.config.groups.reduce((n, g) => n + g.members.length, 0);
+    return `${this.opts.config.groups.length} groups, ${members} members; ${this.engine.openOperations} operations in flight, ${this.engine.waitingCount} hook calls waiting`;
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      version: VERSION,
+      pid: process.pid,
+      startedAt: this.startedAt.toISOString(),
+      config: this.opts.config.source,
+      socket: this.opts.config.daemon.socket,
+      waiting: this.engine.waitingCount,
+      groups: this.engine.groups(),
+    };
+  }
+
+  #handle(req: Request, callId: string): Response | undefined {
+    const now = this.#now();
+    switch (req.type) {
+      case "status":
+        return { v: PROTOCOL_VERSION, type: "status", status: this.status() };
+      case "abort": {
+        const effects = this.engine.fail(now, req.group, req.reason || "aborted by request");
+        this.#apply(effects);
+        const aborted = effects.some((e) => e.type === "event");
+        return {
+          v: PROTOCOL_VERSION,
+          type: "result",
+          ok: aborted,
+          code: aborted ? "aborted" : "no-operation",
+          message: aborted ? `Aborted the operation of group "${req.group}" in flight` : `Group "${req.group}" has no operation in flight`,
+        };
+      }
+      case "arrive":
+        this.opts.log.debug(`${req.group}/${req.participant} arrived at ${req.hook}${req.pid ? ` (pid ${req.pid})` : ""}`);
+        this.#apply(this.engine.arrive(now, { callId, group: req.group, participant: req.participant, hook: req.hook, attempt: req.attempt }));
+        return undefined;
+    }
+  }
+
+  #gone(callId: string): void {
+    this.#apply(this.engine.disconnect(this.#now(), callId));
+  }
+
+  #apply(effects: Effect[]): void {
+    for (const e of effects) {
+      if (e.type === "reply") {
+        this.#server.reply(e.callId, { v: PROTOCOL_VERSION, type: "result", ok: e.ok, code: e.code, message: e.message });
+      } else {
+        this.opts.log[e.level](e.message);
+      }
+    }
+    this.#schedule();
+  }
+
+  /** One timer, always set for the engine's earliest deadline. */
+  #schedule(): void {
+    const next = this.engine.nextDeadline();
+    if (next === this.#timerAt) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = next;
+    if (next === undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = undefined;
+      this.#apply(this.engine.tick(this.#now()));
+    }, Math.max(0, next - this.#now()));
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The action-script: CRIU runs this binary with CRTOOLS_* variables and no arguments. It works out
+ * who it is, asks the local daemon, and exits 0 to let CRIU go on or 1 to make CRIU abort. It
+ * prints one line to CRIU's log. It imports nothing heavy (no citty, no consola): it is on CRIU's
+ * critical path, and from network-lock to post-dump the application is frozen.
+ */
+import { readFileSync } from "node:fs";
+import { hookInfo, isHookName, isPassThrough, kindsOf } from "../barrier/hooks.ts";
+import { configPath, ConfigError, loadConfig } from "../config/load.ts";
+import type { Config, GroupConfig } from "../config/schema.ts";
+import { readIdentity, writeIdentity } from "../identity/persist.ts";
+import { matchFacts, readProcessFacts } from "../identity/resolve.ts";
+import { PROTOCOL_VERSION, type Response } from "../protocol/messages.ts";
+import { request, Unreachable } from "./client.ts";
+
+type Env = Record<string, string | undefined>;
+
+/** Extra time the hook waits beyond the group timeout, so the daemon's own verdict arrives first. */
+const GRACE_MS = 5_000;
+
+export async function runHook(env: Env = process.env): Promise<number> {
+  const hook = env.CRTOOLS_SCRIPT_ACTION ?? "";
+  if (!isHookName(hook)) {
+    // A future CRIU may add hooks: never block CRIU on a hook we do not know.
+    say(`unknown CRIU hook "${hook}", letting CRIU go on`);
+    return 0;
+  }
+  if (isPassThrough(hook)) return 0;
+
+  let config: Config;
+  try {
+    config = loadConfig(configPath(env));
+  } catch (e) {
+    // A broken configuration can not tell participants from others; refusing is the safe side.
+    say(e instanceof ConfigError ? `configuration error: ${e.message}` : `cannot load configuration: ${(e as Error).message}`);
+    return 1;
+  }
+  if (config.groups.length === 0) return 0;
+
+  const vetoes = kindsOf(hook).some((k) => hookInfo(k, hook)!.vetoes);
+  const imagesDir = env.CRTOOLS_IMAGE_DIR || process.cwd();
+  const who = hook === "pre-dump" ? identifyForDump(env, config, imagesDir) : identifyFromImages(config, imagesDir);
+  if (who === "pass") return 0;
+  if (typeof who === "string") {
+    say(who);
+    return vetoes ? 1 : 0;
+  }
+  const { group, participant } = who;
+  const tag = `${group.name}/${participant} at ${hook}`;
+  const deadline = Date.now() + group.timeoutMs + GRACE_MS;
+  const req = {
+    v: PROTOCOL_VERSION,
+    type: "arrive",
+    group: group.name,
+    participant,
+    hook,
+    attempt: attemptId(),
+    ...(env.CRTOOLS_INIT_PID ? { pid: Number(env.CRTOOLS_INIT_PID) } : {}),
+  } as const;
+
+  let backoff = 20;
+  let lastError = "";
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    let res: Response;
+    try {
+      res = await request(config.daemon.socket, req, left);
+    } catch (e) {
+      if (!(e instanceof Unreachable)) {
+        say(`${tag}: bad answer from the daemon: ${(e as Error).message}`);
+        return vetoes ? 1 : 0;
+      }
+      // The daemon restarts or is starting: ask again, the same attempt is recognised.
+      lastError = e.message;
+      await Bun.sleep(Math.min(backoff, Math.max(0, deadline - Date.now())));
+      backoff = Math.min(backoff * 2, 500);
+      continue;
+    }
+    if (res.type === "result") {
+      say(`${tag}: ${res.message}`);
+      return res.ok ? 0 : 1;
+    }
+    say(`${tag}: ${res.type === "error" ? res.message : "unexpected answer from the daemon"}`);
+    return vetoes ? 1 : 0;
+  }
+  if (config.hook.unreachable === "skip") {
+    say(`${tag}: coordinator unreachable (${lastError}); going on uncoordinated because hook.unreachable = "skip"`);
+    return 0;
+  }
+  say(`${tag}: coordinator unreachable for ${Math.round((group.timeoutMs + GRACE_MS) / 1000)}s (${lastError}); aborting`);
+  return vetoes ? 1 : 0;
+}
+
+interface Who {
+  group: GroupConfig;
+  participant: string;
+}
+
+/** At pre-dump: identify the dumped process and remember it in the images directory. */
+function identifyForDump(env: Env, config: Config, imagesDir: string): Who | "pass" | string {
+  const pid = Number(env.CRTOOLS_INIT_PID);
+  if (!Number.isInteger(pid) || pid <= 0) return `pre-dump without a valid CRTOOLS_INIT_PID (${env.CRTOOLS_INIT_PID ?? "unset"})`;
+  let facts;
+  try {
+    facts = readProcessFacts(pid);
+  } catch (e) {
+    return `cannot read /proc/${pid}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+  }
+  const m = matchFacts(facts, config.groups);
+  if (m.kind === "none") return "pass";
+  if (m.kind === "error") return `cannot tell which participant pid ${pid} is: ${m.message}`;
+  const group = config.groups.find((g) => g.name === m.group)!;
+  try {
+    writeIdentity(imagesDir, {
+      version: 1,
+      participant: m.member,
+      group: m.group,
+      processName: facts.processName,
+      containerId: facts.cgroup.id,
+      pid,
+      dumpedAt: new Date().toISOString(),
+    });
+  } catch (e) {
+    return `cannot record the identity of ${m.member} in ${imagesDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+  }
+  return { group, participant: m.member };
+}
+
+/** Every later hook: the identity recorded at pre-dump travels with the images. */
+function identifyFromImages(config: Config, imagesDir: string): Who | "pass" | string {
+  const stored = readIdentity(imagesDir);
+  if (stored === null) return "pass"; // this dump was not coordinated
+  if (typeof stored === "string") return stored;
+  const group = config.groups.find((g) => g.name === stored.group);
+  if (!group || !group.members.includes(stored.participant)) {
+    say(`images say ${stored.group}/${stored.participant}, which ${config.source} no longer configures; not coordinating`);
+    return "pass";
+  }
+  return { group, participant: stored.participant };
+}
+
+/** Identifies this CRIU run: CRIU's pid and start time (pids are reused). */
+function attemptId(): string {
+  const ppid = process.ppid;
+  try {
+    const stat = readFileSync(`/proc/${ppid}/stat`, "utf8");
+    const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    return `criu:${ppid}:${start}`;
+  } catch {
+    return `criu:${ppid}`;
+  }
+}
+
+function say(line: string): void {
+  // stdout and stderr both go to CRIU's log; stderr is unbuffered.
+  console.error(`criu-coordinator: ${line}`);
+}

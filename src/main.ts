@@ -1,0 +1,13 @@
+export {};
+/**
+ * Entry point of the single binary. The role is decided before anything heavy is loaded: CRIU
+ * runs us as its action-script with CRTOOLS_SCRIPT_ACTION set and no arguments, and that path must
+ * start fast. Everything else is the CLI (citty), loaded only when needed.
+ */
+if (process.env.CRTOOLS_SCRIPT_ACTION) {
+  const { runHook } = await import("./hook/run.ts");
+  process.exit(await runHook(process.env));
+} else {
+  const { runCli } = await import("./cli/main.ts");
+  await runCli();
+}
