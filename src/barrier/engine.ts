@@ -12,7 +12,23 @@
  */
 import { hookInfo, isHookName, isPassThrough, kindsOf, startKind } from "./hooks.ts";
 import { Operation, type Waiter } from "./operation.ts";
-import type { Arrival, Effect, GroupSpec, GroupView, ResultCode } from "./types.ts";
+import { hookAtRank, recordOf, sameContent } from "./records.ts";
+import type { Arrival, Effect, GroupSpec, GroupView, OpRecord, ResultCode } from "./types.ts";
+
+export interface EngineOptions {
+  /**
+   * This daemon's node name. Set it to federate: the engine then emits `publish` effects with this
+   * node's records and accepts peers' records through `merge`. Unset: a single-node engine.
+   */
+  readonly node?: string;
+}
+
+/** An open operation with participants on this node, and the other nodes hosting its participants. */
+export interface FederatedOperation {
+  readonly id: string;
+  readonly group: string;
+  readonly nodes: readonly string[];
+}
 
 interface GroupState {
   readonly spec: GroupSpec;
@@ -26,13 +42,23 @@ export class BarrierEngine {
   readonly #groups = new Map<string, GroupState>();
   /** callId → operation holding that waiter, for disconnects. */
   readonly #waiting = new Map<string, Operation>();
+  readonly #node: string | undefined;
+  /** Version counter of this node's records; bumped on every change. */
+  #seq = 0;
+  /** group → the record last published for it. */
+  readonly #published = new Map<string, OpRecord>();
 
-  constructor(groups: readonly GroupSpec[]) {
+  constructor(groups: readonly GroupSpec[], opts: EngineOptions = {}) {
     for (const spec of groups) this.#groups.set(spec.name, { spec, epoch: 0, current: undefined });
+    this.#node = opts.node;
   }
 
   /** A hook call arrived. */
   arrive(now: number, a: Arrival): Effect[] {
+    return this.#flush(this.#arrive(now, a));
+  }
+
+  #arrive(now: number, a: Arrival): Effect[] {
     const out: Effect[] = [];
     const group = this.#groups.get(a.group);
     if (!group) return [reply(a, false, "not-member", `Unknown group "${a.group}"`)];
@@ -62,7 +88,7 @@ export class BarrierEngine {
     if (!op.isOpen) return [];
     const out: Effect[] = [];
     this.#abort(now, op, `${w.participant} went away while waiting at ${w.hook} (its CRIU run ended)`, out);
-    return out;
+    return this.#flush(out);
   }
 
   /** Someone reported a failure: abort the group's operation in flight, if any. */
@@ -71,7 +97,7 @@ export class BarrierEngine {
     if (!op?.isOpen) return [];
     const out: Effect[] = [];
     this.#abort(now, op, reason, out);
-    return out;
+    return this.#flush(out);
   }
 
   /** Deadlines up to `now` take effect. */
@@ -97,6 +123,78 @@ export class BarrierEngine {
         const detail = missing.length > 0 ? `; never arrived: ${missing.join(", ")}` : "";
         this.#abort(now, op, `No progress for ${formatMs(now - op.lastEventAt)}${detail}`, out);
       }
+    }
+    return this.#flush(out);
+  }
+
+  /**
+   * Joins a peer's record (progress max, abort OR). `from` is the peer's node name. Safe to call
+   * with duplicates, stale or reordered records: nothing ever moves backwards.
+   */
+  merge(now: number, from: string, rec: OpRecord): Effect[] {
+    const out: Effect[] = [];
+    const g = this.#groups.get(rec.group);
+    if (!g || from === this.#node || rec.epoch < g.epoch) return out;
+    let op = g.current;
+    if (!op || rec.epoch > g.epoch) {
+      if (op?.isOpen) this.#abort(now, op, `superseded by ${rec.group}#${rec.epoch} opened on ${from}`, out);
+      g.epoch = rec.epoch;
+      op = new Operation(g.spec, rec.epoch, rec.kind, now);
+      g.current = op;
+      out.push({ type: "event", level: "info", operation: op.id, message: `${rec.kind} ${op.id} learned from ${from}` });
+    }
+    if (op.kind !== rec.kind) {
+      if (op.isOpen) this.#abort(now, op, `${from} opened a ${rec.kind} as ${op.id} while this node opened a ${op.kind}`, out);
+      return this.#flush(out);
+    }
+    for (const [p, rank] of Object.entries(rec.progress)) {
+      const hook = hookAtRank(op, rank);
+      if (!g.spec.members.includes(p) || hook === undefined) continue;
+      const owner = op.owners.get(p);
+      if (owner !== undefined && owner !== from) {
+        if (op.isOpen) this.#abort(now, op, `${p} reported by both ${owner} and ${from}; two processes share this participant ID`, out);
+        continue;
+      }
+      if ((op.progress.get(p)?.rank ?? -1) >= rank) continue;
+      op.owners.set(p, from);
+      op.progress.set(p, { hook, rank, at: now, attempt: undefined });
+      op.lastEventAt = now;
+    }
+    const theirs = rec.outcome;
+    if (theirs?.state === "aborted" && op.isOpen) this.#abort(now, op, `aborted on ${from}: ${theirs.reason}`, out, false);
+    this.#release(now, op, out);
+    if (theirs && !op.isOpen && theirs.state !== op.phase.state) {
+      const message = `${op.id} ${op.phase.state} here but ${theirs.state} on ${from}: the nodes disagree on the outcome (commit window)`;
+      out.push({ type: "event", level: "error", operation: op.id, code: "outcome-disagreement", message });
+    }
+    return this.#flush(out);
+  }
+
+  /** A peer is gone (declared dead, or restarted): abort every open operation it hosts participants of. */
+  nodeLost(now: number, node: string, reason: string): Effect[] {
+    const out: Effect[] = [];
+    for (const g of this.#groups.values()) {
+      const op = g.current;
+      if (!op?.isOpen) continue;
+      const hosted = [...op.owners].filter(([, n]) => n === node).map(([p]) => p);
+      if (hosted.length > 0) this.#abort(now, op, `node ${node} ${reason} while hosting ${hosted.join(", ")}`, out);
+    }
+    return this.#flush(out);
+  }
+
+  /** This node's current records, for a peer that asks for everything (join, anti-entropy). */
+  localRecords(): OpRecord[] {
+    return [...this.#published.values()];
+  }
+
+  /** Open operations with participants on this node, for self-fencing. */
+  federatedOperations(): FederatedOperation[] {
+    const out: FederatedOperation[] = [];
+    for (const g of this.#groups.values()) {
+      const op = g.current;
+      if (!op?.isOpen || !op.published) continue;
+      const nodes = new Set([...op.owners.values()].filter((n) => n !== this.#node));
+      out.push({ id: op.id, group: g.spec.name, nodes: [...nodes] });
     }
     return out;
   }
@@ -173,6 +271,11 @@ export class BarrierEngine {
       return;
     }
     const prev = op.progress.get(a.participant);
+    const owner = op.owners.get(a.participant);
+    if (this.#node !== undefined && owner !== undefined && owner !== this.#node) {
+      out.push(reply(a, false, "duplicate", `${a.participant} is hosted by node ${owner} in ${op.id}; two processes share this participant ID`));
+      return;
+    }
     if (prev && prev.rank > info.rank) {
       out.push(reply(a, true, "recorded", `${a.participant} is already past ${a.hook} (at ${prev.hook})`));
       return;
@@ -191,12 +294,14 @@ export class BarrierEngine {
     // A dump that unlocks its network before post-dump has failed: CRIU only does that on error.
     if (op.kind === "dump" && a.hook === "network-unlock" && (prev?.rank ?? -1) < hookInfo("dump", "post-dump")!.rank) {
       op.progress.set(a.participant, { hook: a.hook, rank: info.rank, at: now, attempt: a.attempt });
+      this.#own(op, a.participant);
       if (op.isOpen) this.#abort(now, op, `The dump of ${a.participant} failed (CRIU unlocked its network before post-dump)`, out);
       out.push(reply(a, true, "recorded", `Operation ${op.id} aborted: the dump of ${a.participant} failed`));
       return;
     }
 
     op.progress.set(a.participant, { hook: a.hook, rank: info.rank, at: now, attempt: a.attempt });
+    this.#own(op, a.participant);
     op.lastEventAt = now;
     if (info.role === "progress") {
       out.push(reply(a, true, "recorded", `${a.hook} recorded for ${a.participant}`));
@@ -232,19 +337,51 @@ export class BarrierEngine {
     }
   }
 
-  #abort(now: number, op: Operation, reason: string, out: Effect[]): void {
+  /** `local`: the abort is decided here, so this node publishes it even without participants. */
+  #abort(now: number, op: Operation, reason: string, out: Effect[], local = true): void {
     op.phase = { state: "aborted", at: now, reason };
+    if (local && this.#node !== undefined) op.published = true;
     out.push({ type: "event", level: "error", operation: op.id, message: `${op.kind} ${op.id} aborted: ${reason}` });
+    if (this.#node !== undefined && op.anyAtCommit()) {
+      const message = `${op.id} aborted after a member reached ${hooksOfCommit(op)}: another node may have committed it`;
+      out.push({ type: "event", level: "warn", operation: op.id, code: "outcome-uncertain", message });
+    }
     for (const w of [...op.waiters.values()]) {
       this.#dropWaiter(op, w.callId);
       out.push(reply(w, false, "aborted", `Operation ${op.id} aborted: ${reason}`));
     }
   }
 
+  #own(op: Operation, participant: string): void {
+    if (this.#node === undefined) return;
+    op.owners.set(participant, this.#node);
+    op.published = true;
+  }
+
+  /** Appends a publish effect for every group whose record of this node changed. */
+  #flush(out: Effect[]): Effect[] {
+    if (this.#node === undefined) return out;
+    for (const g of this.#groups.values()) {
+      const op = g.current;
+      if (!op?.published) continue;
+      const last = this.#published.get(g.spec.name);
+      const rec = recordOf(op, this.#node, this.#seq + 1);
+      if (last && sameContent(last, rec)) continue;
+      this.#seq += 1;
+      this.#published.set(g.spec.name, rec);
+      out.push({ type: "publish", record: rec });
+    }
+    return out;
+  }
+
   #dropWaiter(op: Operation, callId: string): void {
     op.waiters.delete(callId);
     this.#waiting.delete(callId);
   }
+}
+
+function hooksOfCommit(op: Operation): string {
+  return op.kind === "dump" ? "post-dump" : "post-restore";
 }
 
 function reply(to: { callId: string }, ok: boolean, code: ResultCode, message: string): Effect {

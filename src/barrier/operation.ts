@@ -29,6 +29,10 @@ export class Operation {
   lastEventAt: number;
   readonly progress = new Map<string, Progress>();
   readonly waiters = new Map<string, Waiter>();
+  /** Participant → node that reported its progress (federation: single writer per participant). */
+  readonly owners = new Map<string, string>();
+  /** This node has a share in the operation (a local participant, or a local abort) to publish. */
+  published = false;
 
   constructor(
     readonly spec: GroupSpec,
@@ -67,10 +71,19 @@ export class Operation {
     return this.missingAt(waiter.rank, among);
   }
 
+  /** Rank of this kind's commit hook (post-dump, post-restore). */
+  get commitRank(): number {
+    return this.kind === "dump" ? hookInfo("dump", "post-dump")!.rank : hookInfo("restore", "post-restore")!.rank;
+  }
+
   /** Every member has reached the commit hook of this kind (or a later hook). */
   allAtCommit(): boolean {
-    const commitRank = this.kind === "dump" ? hookInfo("dump", "post-dump")!.rank : hookInfo("restore", "post-restore")!.rank;
-    return this.missingAt(commitRank, this.spec.members).length === 0;
+    return this.missingAt(this.commitRank, this.spec.members).length === 0;
+  }
+
+  /** Some member reached the commit hook: another node may already have seen all of them there. */
+  anyAtCommit(): boolean {
+    return this.missingAt(this.commitRank, this.spec.members).length < this.spec.members.length;
   }
 
   /** "backend (never arrived), cache (last at pre-dump)" for error messages. */
@@ -93,6 +106,7 @@ export class Operation {
         hook: this.progress.get(name)?.hook ?? null,
         waitingAt: w?.hook ?? null,
         waitingFor: w ? this.blockersOf(w) : [],
+        ...(this.owners.has(name) ? { node: this.owners.get(name) } : {}),
       };
     });
     return {

@@ -51,15 +51,49 @@ export interface Reply {
   readonly message: string;
 }
 
+/**
+ * Events that need their own alert, beyond the log line. WARNING: only append.
+ * - "outcome-uncertain": this node aborted an operation in which some member had already reached
+ *   the commit hook, so another node may have committed it (the gossip commit window).
+ * - "outcome-disagreement": a peer reports the opposite outcome for an operation decided here.
+ */
+export type EventCode = "outcome-uncertain" | "outcome-disagreement";
+
 export interface EngineEvent {
   readonly type: "event";
   readonly level: "info" | "warn" | "error";
   readonly message: string;
   readonly operation?: string;
+  readonly code?: EventCode;
+}
+
+export type RecordOutcome = { readonly state: "committed" } | { readonly state: "aborted"; readonly reason: string };
+
+/**
+ * One node's single-writer share of an operation: the hook ranks its own participants reached and
+ * what it decided. Peers join these records (progress max, abort OR); every node evaluates the same
+ * release rule on the join.
+ */
+export interface OpRecord {
+  readonly group: string;
+  /** Operation identity is `group#epoch`; the kind must agree or the operation aborts. */
+  readonly epoch: number;
+  readonly kind: OperationKind;
+  /** Participant → rank of the furthest hook it reached (see hooks.ts). Only this node's participants. */
+  readonly progress: Readonly<Record<string, number>>;
+  readonly outcome?: RecordOutcome;
+  /** The writer's version counter at the last change of this record; only grows. */
+  readonly seq: number;
+}
+
+/** This node's record changed: push it to the peers. Only emitted when the engine has a node name. */
+export interface Publish {
+  readonly type: "publish";
+  readonly record: OpRecord;
 }
 
 /** What the engine asks its caller to do. The engine itself never touches a socket or a timer. */
-export type Effect = Reply | EngineEvent;
+export type Effect = Reply | EngineEvent | Publish;
 
 export type OperationPhase =
   | { readonly state: "open" }
@@ -74,6 +108,8 @@ export interface ParticipantView {
   readonly waitingAt: string | null;
   /** Dependencies that have not yet reached the hook it waits at. */
   readonly waitingFor: readonly string[];
+  /** The node whose daemon received its hook calls, when federated and known. */
+  readonly node?: string;
 }
 
 export interface OperationView {

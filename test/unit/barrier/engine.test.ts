@@ -22,7 +22,7 @@ class Driver {
         expect(this.replies.has(e.callId)).toBe(false); // every call is answered at most once
         this.replies.set(e.callId, e);
         rs.push(e);
-      } else this.events.push(e.message);
+      } else if (e.type === "event") this.events.push(e.message);
     }
     return rs;
   }
