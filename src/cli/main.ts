@@ -15,6 +15,7 @@ const main = defineCommand({
     status: () => import("./commands/status.ts").then((m) => m.default),
     abort: () => import("./commands/abort.ts").then((m) => m.default),
     config: () => import("./commands/config.ts").then((m) => m.default),
+    identify: () => import("./commands/identify.ts").then((m) => m.default),
   },
 });
 

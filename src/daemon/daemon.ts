@@ -3,7 +3,7 @@
  * It is the only place that knows every part; the engine stays pure.
  */
 import { BarrierEngine } from "../barrier/engine.ts";
-import type { Effect } from "../barrier/types.ts";
+import type { Arrival, Effect, Reply } from "../barrier/types.ts";
 import { groupSpecs, type Config } from "../config/schema.ts";
 import { PROTOCOL_VERSION, type Request, type Response } from "../protocol/messages.ts";
 import type { Logger } from "../util/log.ts";
@@ -26,6 +26,9 @@ export class Daemon {
   readonly startedAt = new Date();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt: number | undefined;
+  /** Answers owed to front ends other than the local socket (see submit). */
+  readonly #callbacks = new Map<string, (r: Reply) => void>();
+  #nextSubmit = 0;
 
   constructor(readonly opts: DaemonOptions) {
     this.#now = opts.now ?? Date.now;
@@ -55,6 +58,28 @@ export class Daemon {
     if (this.#timer) clearTimeout(this.#timer);
   }
 
+  /**
+   * One hook call from another front end (for example the reference protocol listener): `done`
+   * receives the engine's answer. Call `gone()` if the caller's connection closes first.
+   */
+  submit(a: Omit<Arrival, "callId">, done: (r: Reply) => void): { gone(): void } {
+    const callId = `submit.${++this.#nextSubmit}`;
+    this.#callbacks.set(callId, done);
+    this.#apply(this.engine.arrive(this.#now(), { ...a, callId }));
+    return {
+      gone: () => {
+        if (this.#callbacks.delete(callId)) this.#apply(this.engine.disconnect(this.#now(), callId));
+      },
+    };
+  }
+
+  /** Aborts the group's operation in flight, if any; true if one was aborted. */
+  abort(group: string, reason: string): boolean {
+    const effects = this.engine.fail(this.#now(), group, reason);
+    this.#apply(effects);
+    return effects.some((e) => e.type === "event");
+  }
+
   /** One line for systemd's STATUS=. */
   summary(): string {
     const members = this.opts.config.groups.reduce((n, g) => n + g.members.length, 0);
@@ -79,9 +104,7 @@ export class Daemon {
       case "status":
         return { v: PROTOCOL_VERSION, type: "status", status: this.status() };
       case "abort": {
-        const effects = this.engine.fail(now, req.group, req.reason || "aborted by request");
-        this.#apply(effects);
-        const aborted = effects.some((e) => e.type === "event");
+        const aborted = this.abort(req.group, req.reason || "aborted by request");
         return {
           v: PROTOCOL_VERSION,
           type: "result",
@@ -104,8 +127,14 @@ export class Daemon {
   #apply(effects: Effect[]): void {
     for (const e of effects) {
       if (e.type === "reply") {
+        const done = this.#callbacks.get(e.callId);
+        if (done) {
+          this.#callbacks.delete(e.callId);
+          done(e);
+          continue;
+        }
         this.#server.reply(e.callId, { v: PROTOCOL_VERSION, type: "result", ok: e.ok, code: e.code, message: e.message });
-      } else {
+      } else if (e.type === "event") {
         this.opts.log[e.level](e.message);
       }
     }

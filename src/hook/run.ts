@@ -9,7 +9,7 @@ import { hookInfo, isHookName, isPassThrough, kindsOf } from "../barrier/hooks.t
 import { configPath, ConfigError, loadConfig } from "../config/load.ts";
 import type { Config, GroupConfig } from "../config/schema.ts";
 import { readIdentity, writeIdentity } from "../identity/persist.ts";
-import { matchFacts, readProcessFacts } from "../identity/resolve.ts";
+import { identifyProcess } from "../identity/resolve.ts";
 import { PROTOCOL_VERSION, type Response } from "../protocol/messages.ts";
 import { request, Unreachable } from "./client.ts";
 
@@ -101,13 +101,13 @@ interface Who {
 function identifyForDump(env: Env, config: Config, imagesDir: string): Who | "pass" | string {
   const pid = Number(env.CRTOOLS_INIT_PID);
   if (!Number.isInteger(pid) || pid <= 0) return `pre-dump without a valid CRTOOLS_INIT_PID (${env.CRTOOLS_INIT_PID ?? "unset"})`;
-  let facts;
+  let report;
   try {
-    facts = readProcessFacts(pid);
+    report = identifyProcess(pid, config.groups);
   } catch (e) {
     return `cannot read /proc/${pid}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
   }
-  const m = matchFacts(facts, config.groups);
+  const m = report.match;
   if (m.kind === "none") return "pass";
   if (m.kind === "error") return `cannot tell which participant pid ${pid} is: ${m.message}`;
   const group = config.groups.find((g) => g.name === m.group)!;
@@ -116,8 +116,8 @@ function identifyForDump(env: Env, config: Config, imagesDir: string): Who | "pa
       version: 1,
       participant: m.member,
       group: m.group,
-      processName: facts.processName,
-      containerId: facts.cgroup.id,
+      processName: report.processName,
+      containerId: report.identity.id,
       pid,
       dumpedAt: new Date().toISOString(),
     });

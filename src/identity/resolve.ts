@@ -1,31 +1,30 @@
 /**
- * Works out which participant a process is: the only place that reads /proc for identity.
- * Pure decisions live in cgroup.ts (container ID) and match.ts (member matching).
+ * Works out which participant a process is: the only place that reads /proc for identity. The
+ * decision itself is explain.ts's buildIdentifyReport, so a hook call and `criu-coordinator
+ * identify` can never disagree.
  */
 import { readFileSync } from "node:fs";
-import { parseCgroupIdentity, type CgroupIdentity } from "./cgroup.ts";
-import { matchMember, type MatchResult, type MemberGroup } from "./match.ts";
+import { buildIdentifyReport, type IdentifyReport } from "./explain.ts";
+import { findNameSources } from "./names.ts";
 
-export interface ProcessFacts {
-  readonly pid: number;
-  readonly processName: string;
-  readonly cgroup: CgroupIdentity;
-  readonly names: string[];
-}
+type Groups = readonly { name: string; members: readonly string[] }[];
 
-/** Reads what identifies `pid`; the process must exist. */
-export function readProcessFacts(pid: number, procRoot = "/proc"): ProcessFacts {
+/** Identifies `pid` (which must exist) against the configured groups. */
+export function identifyProcess(pid: number, groups: Groups, procRoot = "/proc"): IdentifyReport {
   const processName = readFileSync(`${procRoot}/${pid}/comm`, "utf8").replace(/\n$/, "");
   const cgroupText = readOptional(`${procRoot}/${pid}/cgroup`);
-  // mountinfo is only needed when the cgroup file says nothing (all-root, cgroup namespaces).
-  const cgroup = parseCgroupIdentity(cgroupText, /^0::\/\s*$/m.test(cgroupText) ? readOptional(`${procRoot}/${pid}/mountinfo`) : undefined);
-  const names = cgroup.name ? [cgroup.name] : [];
-  return { pid, processName, cgroup, names };
+  // mountinfo only matters when every cgroup path is "/" (a cgroup namespace): read it only then.
+  const allRoot = cgroupText.split("\n").every((l) => l === "" || l.endsWith(":/"));
+  return identifyTexts({ cgroupText, mountinfoText: allRoot ? readOptional(`${procRoot}/${pid}/mountinfo`) : undefined, processName, subject: `PID ${pid}` }, groups);
 }
 
-export function matchFacts(facts: ProcessFacts, groups: readonly { name: string; members: readonly string[] }[]): MatchResult {
-  const mg: MemberGroup[] = groups.map((g) => ({ name: g.name, members: [...g.members] }));
-  return matchMember({ containerId: facts.cgroup.id, names: facts.names, processName: facts.processName }, mg);
+/** The same decision for texts captured elsewhere (`identify --cgroup FILE`). */
+export function identifyTexts(
+  input: { cgroupText: string; mountinfoText?: string; processName: string; subject: string },
+  groups: Groups,
+): IdentifyReport {
+  const memberGroups = groups.map((g) => ({ name: g.name, members: [...g.members] }));
+  return buildIdentifyReport({ ...input, groups: memberGroups }, (id) => findNameSources(id));
 }
 
 function readOptional(path: string): string {
