@@ -8,6 +8,8 @@ if (process.env.CRTOOLS_SCRIPT_ACTION) {
   const { runHook } = await import("./hook/run.ts");
   process.exit(await runHook(process.env));
 } else {
+  // citty colours its help unless told otherwise; pipes, logs and generated docs want plain text.
+  if (!process.stdout.isTTY) process.env.NO_COLOR ??= "1";
   const { runCli } = await import("./cli/main.ts");
   await runCli();
 }
