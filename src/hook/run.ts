@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { hookInfo, isHookName, isPassThrough, kindsOf } from "../barrier/hooks.ts";
 import { configPath, ConfigError, loadConfig } from "../config/load.ts";
 import type { Config, GroupConfig } from "../config/schema.ts";
-import { readIdentity, writeIdentity } from "../identity/persist.ts";
+import { readIdentity, writeIdentity, type StoredIdentity } from "../identity/persist.ts";
 import { identifyProcess } from "../identity/resolve.ts";
 import { PROTOCOL_VERSION, type Response } from "../protocol/messages.ts";
 import { request, Unreachable } from "./client.ts";
@@ -27,6 +27,13 @@ export async function runHook(env: Env = process.env): Promise<number> {
   }
   if (isPassThrough(hook)) return 0;
 
+  const vetoes = kindsOf(hook).some((k) => hookInfo(k, hook)!.vetoes);
+  const imagesDir = env.CRTOOLS_IMAGE_DIR || process.cwd();
+  // Every hook after pre-dump needs the identity recorded in the images; without it this dump was
+  // not coordinated, and the configuration need not even be parsed.
+  const stored = hook === "pre-dump" ? undefined : readIdentity(imagesDir);
+  if (stored === null) return 0;
+
   let config: Config;
   try {
     config = loadConfig(configPath(env));
@@ -37,9 +44,7 @@ export async function runHook(env: Env = process.env): Promise<number> {
   }
   if (config.groups.length === 0) return 0;
 
-  const vetoes = kindsOf(hook).some((k) => hookInfo(k, hook)!.vetoes);
-  const imagesDir = env.CRTOOLS_IMAGE_DIR || process.cwd();
-  const who = hook === "pre-dump" ? identifyForDump(env, config, imagesDir) : identifyFromImages(config, imagesDir);
+  const who = stored === undefined ? identifyForDump(env, config, imagesDir) : fromStored(config, stored);
   if (who === "pass") return 0;
   if (typeof who === "string") {
     say(who);
@@ -128,9 +133,7 @@ function identifyForDump(env: Env, config: Config, imagesDir: string): Who | "pa
 }
 
 /** Every later hook: the identity recorded at pre-dump travels with the images. */
-function identifyFromImages(config: Config, imagesDir: string): Who | "pass" | string {
-  const stored = readIdentity(imagesDir);
-  if (stored === null) return "pass"; // this dump was not coordinated
+function fromStored(config: Config, stored: StoredIdentity | string): Who | "pass" | string {
   if (typeof stored === "string") return stored;
   const group = config.groups.find((g) => g.name === stored.group);
   if (!group || !group.members.includes(stored.participant)) {
