@@ -1,0 +1,48 @@
+/**
+ * How a daemon shares barrier state with other nodes. The daemon forwards every `publish` effect
+ * of its engine to `publish`; a backend feeds peers' records back into the engine and hands the
+ * resulting effects to the daemon's dispatcher. A single-node daemon uses LocalBackend.
+ */
+import type { FederatedOperation } from "../barrier/engine.ts";
+import type { Effect, OpRecord, Publish } from "../barrier/types.ts";
+
+/** The engine surface a backend drives (BarrierEngine implements it). */
+export interface FederatedEngine {
+  merge(now: number, from: string, rec: OpRecord): Effect[];
+  nodeLost(now: number, node: string, reason: string): Effect[];
+  fail(now: number, group: string, reason: string): Effect[];
+  localRecords(): OpRecord[];
+  federatedOperations(): FederatedOperation[];
+}
+
+export type NodeState = "alive" | "suspect" | "dead";
+
+export interface ClusterNode {
+  readonly name: string;
+  readonly addr: string;
+  readonly state: NodeState;
+  readonly self?: boolean;
+}
+
+export interface ClusterStatus {
+  readonly node: string;
+  readonly nodes: readonly ClusterNode[];
+  /** Counters for `status --json` and tests (dropped packets by reason, retransmits…). */
+  readonly counters: Readonly<Record<string, number>>;
+}
+
+export interface Backend {
+  start(): Promise<void>;
+  /** This node's record changed (an engine `publish` effect). */
+  publish(effect: Publish): void;
+  status(): ClusterStatus;
+  close(): Promise<void>;
+}
+
+/** Logging surface (consola-compatible). */
+export interface Log {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
