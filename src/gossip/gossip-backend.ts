@@ -127,7 +127,7 @@ export class GossipBackend implements Backend {
   status(): ClusterStatus {
     const nodes: ClusterNode[] = [{ name: this.#o.node, addr: this.address, state: "alive", self: true }];
     for (const m of this.#members?.all() ?? []) nodes.push({ name: m.name, addr: m.addr, state: m.state });
-    return { node: this.#o.node, nodes, counters: { ...this.counters, push_retransmits: this.#pusher?.retransmits ?? 0 } };
+    return { node: this.#o.node, nodes, counters: { ...this.counters, push_retransmits: this.#pusher?.retransmits ?? 0, pushes_pending: this.#pusher?.pending ?? 0 } };
   }
 
   /** The address peers reach this node at. */
