@@ -34,6 +34,10 @@ export class UdpTransport implements Transport {
         data(_s, data, rport, raddr) {
           t?.deliver(data, formatAddress(raddr, rport));
         },
+        error() {
+          // ICMP errors (port unreachable after a peer died) surface here; the protocol retries.
+          if (t) t.#sendErrors++;
+        },
       },
     });
     t = new UdpTransport(socket, formatAddress(host, socket.port));
