@@ -5,15 +5,16 @@
  * failing hook leaves the process running with its connection.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   criuDump,
-  type CriuResult,
   criuRestore,
   type CriuWay,
   describeTcpLog,
   e2eSkipReason,
+  expectCriuOk,
+  expectHealthy,
+  hooks,
   iptablesRules,
   isRunning,
   Lab,
@@ -23,8 +24,8 @@ import {
   procComm,
   readDumpStats,
   readRestoreStats,
-  type TcpNode,
   waitFor,
+  waitStreamGrows,
 } from "./harness.ts";
 
 const skipReason = await e2eSkipReason();
@@ -38,48 +39,6 @@ afterEach(async () => {
   await lab?.cleanup();
   lab = null;
 });
-
-/** Throws with the interesting part of CRIU's log when it did not exit 0. */
-function expectCriuOk(r: CriuResult, what: string): void {
-  if (r.code === 0) return;
-  const lines = r.log.split("\n");
-  const errors = lines.filter((l) => l.includes("Error") && !l.includes("RLIMIT_NOFILE")).slice(0, 15);
-  throw new Error(`${what} failed: exit ${r.code}\n${errors.join("\n")}\n...\n${lines.slice(-15).join("\n")}`);
-}
-
-/** Hook names, in call order, from a log-hook.sh log. */
-function hooks(path: string): { action: string; initPid: string; state: string }[] {
-  let text = "";
-  try {
-    text = readFileSync(path, "utf8");
-  } catch {
-    return [];
-  }
-  return text.trim().split("\n").filter(Boolean).map((l) => {
-    const [action = "", pid = "", state = ""] = l.split(" ");
-    return { action, initPid: pid.replace("init_pid=", ""), state: state.replace("state=", "") };
-  });
-}
-
-/** Waits until both sides received `extra` more lines from their peer than `since` shows. */
-async function waitStreamGrows(nodes: TcpNode[], since: number[], extra: number, timeoutMs: number): Promise<void> {
-  await waitFor(`the stream to continue (+${extra} lines each way)`, () =>
-    nodes.every((n, i) => lastProgress(n.log()).rx >= (since[i] ?? 0) + extra), {
-    timeoutMs,
-    everyMs: 50,
-    state: () => nodes.map((n) => `${n.comm}: ${describeTcpLog(n.log())}`).join(" | "),
-  });
-}
-
-/** The stream is healthy: one start, connected, no gap, no error line, no error count. */
-function expectHealthy(n: TcpNode): void {
-  const log = n.log();
-  const msg = `${n.comm}: ${describeTcpLog(log)}`;
-  expect(log.gaps, msg).toEqual([]);
-  expect(log.errors, msg).toEqual([]);
-  expect(lastProgress(log).errors, msg).toBe(0);
-  expect(log.starts, msg).toBe(1);
-}
 
 const EXPECTED_HOOKS: Record<CriuWay, { dump: string[]; restore: string[] }> = {
   c1: {

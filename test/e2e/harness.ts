@@ -9,13 +9,16 @@
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CoordinatorDaemon } from "./support/coordinator.ts";
 import { criuBinary } from "./support/criu.ts";
 import { createNodePair, destroyNetns, listOurNetns, type Node, NETNS_PREFIX, sweepStaleNetns } from "./support/netns.ts";
-import { run, waitFor } from "./support/proc.ts";
-import { readTcpLog, type TcpLog } from "./support/tcp-log.ts";
+import { mustRun, processesUnder, run, runSync, signal, waitFor } from "./support/proc.ts";
+import { readTcpLog, type TcpNode } from "./support/tcp-log.ts";
 import { startInNode, type Workload } from "./support/workload.ts";
 
+export * from "./support/coordinator.ts";
 export * from "./support/criu.ts";
+export * from "./support/expect.ts";
 export * from "./support/netns.ts";
 export * from "./support/proc.ts";
 export * from "./support/tcp-log.ts";
@@ -25,13 +28,6 @@ export * from "./support/workload.ts";
 export const PROGRAMS = join(import.meta.dir, "programs");
 /** The hook logger action-script (see its header for HOOK_LOG / HOOK_FAIL_AT). */
 export const LOG_HOOK = join(PROGRAMS, "log-hook.sh");
-
-/** A running tcp-node.py: which node, its PID and its log file. */
-export interface TcpNode extends Workload {
-  logPath: string;
-  /** Reads and parses its log now. */
-  log(): TcpLog;
-}
 
 /**
  * Why the e2e tests cannot run here, or null if they can: needs root, CRIU >= 4.2 passing
@@ -64,6 +60,8 @@ process.on("exit", () => {
 export class Lab {
   readonly dir: string;
   readonly #netns: string[] = [];
+  readonly #daemons: CoordinatorDaemon[] = [];
+  readonly #mounts: string[] = [];
   #programsDir: string | null = null;
 
   constructor(name: string) {
@@ -87,6 +85,21 @@ export class Lab {
     const p = join(this.dir, ...parts);
     mkdirSync(p, { recursive: true });
     return p;
+  }
+
+  /** Starts a coordinator daemon whose config has the `[daemon]` section plus `groupsToml`. */
+  async coordinator(groupsToml: string): Promise<CoordinatorDaemon> {
+    const d = await CoordinatorDaemon.start(this.path(`coord-${this.#daemons.length}`), groupsToml);
+    this.#daemons.push(d);
+    return d;
+  }
+
+  /** A directory on its own tmpfs of `sizeKiB`: writing more fails with ENOSPC. */
+  async smallFs(name: string, sizeKiB: number): Promise<string> {
+    const dir = this.path(name);
+    await mustRun(["mount", "-t", "tmpfs", "-o", `size=${sizeKiB}k,mode=0755`, `cce2e-${name}`, dir]);
+    this.#mounts.push(dir);
+    return dir;
   }
 
   /** Starts `argv` inside `node` (see startInNode). */
@@ -127,12 +140,16 @@ export class Lab {
 
   /** Kills everything in this lab's nodes, deletes the nodes and (unless E2E_KEEP=1) the temp dir. */
   async cleanup(): Promise<void> {
+    for (const d of this.#daemons) await d.stop();
+    for (const m of this.#mounts) runSync(["umount", "-l", m]);
     // Workloads are killed by scanning each node's netns (destroyNetns), which also catches
     // restored copies; killing remembered PIDs could hit an unrelated process that reused one.
     for (const name of this.#netns) {
       destroyNetns(name);
       liveNetns.delete(name);
     }
+    // A CRIU run or hook call a failed test left behind (they all mention the lab dir).
+    for (const p of processesUnder(this.dir)) signal(p.pid, "SIGKILL");
     const left = listOurNetns().filter((n) => this.#netns.includes(n));
     if (process.env.E2E_KEEP === "1") console.warn(`e2e: kept ${this.dir}`);
     else rmSync(this.dir, { recursive: true, force: true });

@@ -35,6 +35,8 @@ export interface CriuCommon {
   extraArgs?: string[];
   /** `-v<N>`. @default 4 */
   verbosity?: number;
+  /** `-W DIR`: where CRIU writes its log (default: the images dir). */
+  workDir?: string;
 }
 
 /** Options of `criu dump`. */
@@ -64,6 +66,7 @@ export function criuBinary(): string | null {
 
 function commonArgs(o: CriuCommon, logName: string): string[] {
   const args = ["-D", o.imagesDir, "-o", logName, `-v${o.verbosity ?? 4}`];
+  if (o.workDir) args.push("-W", o.workDir);
   if (o.tcpEstablished ?? true) args.push("--tcp-established");
   for (const s of o.actionScripts ?? []) args.push("--action-script", s);
   return args;
@@ -71,7 +74,7 @@ function commonArgs(o: CriuCommon, logName: string): string[] {
 
 async function runCriu(argv: string[], o: CriuCommon, logName: string): Promise<CriuResult> {
   const r = await run(argv, { ...process.env, ...o.env });
-  const logPath = join(o.imagesDir, logName);
+  const logPath = join(o.workDir ?? o.imagesDir, logName);
   const log = existsSync(logPath) ? readFileSync(logPath, "utf8") : "";
   // Without a log file (e.g. bad arguments) CRIU's own stderr is the only trace.
   return { code: r.code, log: log || r.stdout + r.stderr, ms: r.ms, argv };

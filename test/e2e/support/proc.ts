@@ -157,3 +157,37 @@ export async function waitReaped(pid: number, timeoutMs = 10_000): Promise<numbe
   });
   return performance.now() - start;
 }
+
+/** A process found by `processesUnder`. */
+export interface FoundProcess {
+  pid: number;
+  comm: string;
+  cmdline: string;
+}
+
+/**
+ * Running processes whose command line or working directory mentions `dir` (CRIU runs with
+ * `-D <images>`, action scripts run with the images dir as cwd): what a test left behind.
+ */
+export function processesUnder(dir: string): FoundProcess[] {
+  const found: FoundProcess[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const pid = Number(entry);
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").trim();
+      let cwd = "";
+      try {
+        cwd = readlinkSync(`/proc/${pid}/cwd`);
+      } catch {
+        // no permission or gone
+      }
+      if ((cmdline.includes(dir) || cwd.startsWith(dir)) && isRunning(pid)) {
+        found.push({ pid, comm: procComm(pid) ?? "?", cmdline });
+      }
+    } catch {
+      // raced with exit
+    }
+  }
+  return found;
+}

@@ -1,5 +1,6 @@
 /** Reading the log of `programs/tcp-node.py` (its docstring describes the line formats). */
 import { existsSync, readFileSync } from "node:fs";
+import type { Workload } from "./workload.ts";
 
 /** One `progress` line. */
 export interface Progress {
@@ -23,6 +24,13 @@ export interface TcpLog {
   errors: string[];
   /** Silences longer than 1 s that ended with data arriving again (seconds). */
   resumedAfter: number[];
+}
+
+/** A running tcp-node.py: which node, its PID and its log file. */
+export interface TcpNode extends Workload {
+  logPath: string;
+  /** Reads and parses its log now. */
+  log(): TcpLog;
 }
 
 /** Parses a tcp-node log file; a missing file reads as empty. */

@@ -1,0 +1,226 @@
+/**
+ * Real CRIU with the real coordinator: `dist/criu-coordinator` is CRIU's --action-script, one
+ * daemon (single node for now: both netns share the host's unix socket path, since nsenter --net
+ * keeps the mount namespace). Group "pair" = the two workloads, named by their comm.
+ *
+ * Every case ends in one of the two allowed states: both sides dumped (and restorable), or both
+ * still running with their connection intact. No CRIU or hook process is left behind.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import {
+  COORDINATOR_BIN,
+  type CoordinatorDaemon,
+  criuDump,
+  criuRestore,
+  type CriuWay,
+  e2eSkipReason,
+  ensureBinary,
+  expectCriuOk,
+  expectHealthy,
+  hooks,
+  isRunning,
+  Lab,
+  lastProgress,
+  LOG_HOOK,
+  type Node,
+  processesUnder,
+  readDumpStats,
+  type TcpNode,
+  waitFor,
+  waitReaped,
+  waitStreamGrows,
+} from "./harness.ts";
+
+let skipReason = await e2eSkipReason();
+if (!skipReason) {
+  try {
+    ensureBinary();
+  } catch (e) {
+    skipReason = `cannot build dist/criu-coordinator: ${(e as Error).message}`;
+  }
+}
+if (skipReason) console.warn(`SKIPPING coordinated CRIU e2e tests: ${skipReason}`);
+const e2e = test.skipIf(skipReason !== null);
+
+const TEST_TIMEOUT_MS = 60_000;
+/** The group timeout in the config; fault cases must end well within it plus a margin. */
+const GROUP_TIMEOUT_S = 10;
+const PAIR = `[[group]]\nname = "pair"\nmembers = ["tcp-server", "tcp-client"]\ntimeout = "${GROUP_TIMEOUT_S}s"\n`;
+
+let lab: Lab | null = null;
+afterEach(async () => {
+  await lab?.cleanup();
+  lab = null;
+});
+
+interface Side {
+  node: Node;
+  w: TcpNode;
+  img: string;
+}
+
+async function setUp(name: string): Promise<{ lab: Lab; daemon: CoordinatorDaemon; sides: [Side, Side] }> {
+  const l = new Lab(name);
+  lab = l;
+  const daemon = await l.coordinator(PAIR);
+  const [a, b] = await l.nodePair();
+  const { server, client } = await l.tcpPair(a, b);
+  const sides: [Side, Side] = [
+    { node: a, w: server, img: l.path("img-a") },
+    { node: b, w: client, img: l.path("img-b") },
+  ];
+  return { lab: l, daemon, sides };
+}
+
+/** The group's operation as `status --json` shows it. */
+async function operation(daemon: CoordinatorDaemon): Promise<Record<string, unknown> | undefined> {
+  const st = (await daemon.status()) as { groups?: { name: string; operation?: Record<string, unknown> }[] };
+  return st.groups?.find((g) => g.name === "pair")?.operation;
+}
+
+/** Neither side was dumped: both processes still run and keep exchanging data, cleanly. */
+async function expectBothKeptRunning(sides: Side[]): Promise<void> {
+  for (const s of sides) expect(isRunning(s.w.pid), `${s.w.comm} still running`).toBe(true);
+  const now = sides.map((s) => lastProgress(s.w.log()).rx);
+  await waitStreamGrows(sides.map((s) => s.w), now, 100, 10_000);
+  for (const s of sides) expectHealthy(s.w);
+}
+
+/** No CRIU run or hook call of this lab is still alive. */
+function expectNoLeftovers(l: Lab): void {
+  const left = processesUnder(l.dir).filter((p) =>
+    p.comm === "criu" || (p.comm.startsWith("criu-coordinat") && !p.cmdline.includes(" daemon ")));
+  expect(left.map((p) => `${p.pid} ${p.cmdline}`)).toEqual([]);
+}
+
+describe("coordinated CRIU (one daemon)", () => {
+  for (const way of ["c1", "c2"] as const satisfies CriuWay[]) {
+    e2e(`${way}: both sides dumped at once through the coordinator (kill mode), restored through it, TCP stream intact`, async () => {
+      const { lab: l, daemon, sides } = await setUp(`coord-${way}`);
+      const common = { way, actionScripts: [COORDINATOR_BIN], env: daemon.env };
+      const dumps = await Promise.all(sides.map((s) => criuDump({ ...common, node: s.node, pid: s.w.pid, imagesDir: s.img })));
+      dumps.forEach((d, i) => expectCriuOk(d, `coordinated dump of ${sides[i]!.w.comm}\n${daemon.log}`));
+      for (const [i, s] of sides.entries()) {
+        expect(dumps[i]!.log).toContain(`pair/${s.w.comm} at post-dump`);
+        const st = readDumpStats(s.img)!;
+        console.log(`coordinated ${way} dump ${s.w.comm}: criu wall ${dumps[i]!.ms.toFixed(0)} ms, frozen ${(st.frozenTimeUs / 1000).toFixed(1)} ms`);
+        await waitFor(`${s.w.comm} to be gone after the dump`, () => !isRunning(s.w.pid), { timeoutMs: 2_000 });
+      }
+      expect(await operation(daemon)).toMatchObject({ kind: "dump", phase: { state: "committed" } });
+      const atDump = sides.map((s) => lastProgress(s.w.log()).rx);
+
+      const restores = await Promise.all(sides.map((s) => criuRestore({ ...common, node: s.node, imagesDir: s.img })));
+      restores.forEach((r, i) => expectCriuOk(r, `coordinated restore of ${sides[i]!.w.comm}\n${daemon.log}`));
+      for (const [i, s] of sides.entries()) {
+        console.log(`coordinated ${way} restore ${s.w.comm}: criu wall ${restores[i]!.ms.toFixed(0)} ms`);
+        expect(restores[i]!.log).toContain(`pair/${s.w.comm} at post-restore`);
+      }
+      expect(await operation(daemon)).toMatchObject({ kind: "restore", phase: { state: "committed" } });
+      await waitStreamGrows(sides.map((s) => s.w), atDump, 200, 20_000);
+      for (const s of sides) expectHealthy(s.w);
+      expectNoLeftovers(l);
+    }, TEST_TIMEOUT_MS);
+  }
+
+  e2e("c1: --leave-running dump of both sides through the coordinator: both dumped, both kept running, no gap", async () => {
+    const { lab: l, daemon, sides } = await setUp("coord-leave-running");
+    const dumps = await Promise.all(sides.map((s) =>
+      criuDump({ node: s.node, pid: s.w.pid, imagesDir: s.img, leaveRunning: true, actionScripts: [COORDINATOR_BIN], env: daemon.env })));
+    dumps.forEach((d, i) => expectCriuOk(d, `coordinated -R dump of ${sides[i]!.w.comm}\n${daemon.log}`));
+    for (const s of sides) expect(readDumpStats(s.img)!.pagesWritten).toBeGreaterThan(0);
+    expect(await operation(daemon)).toMatchObject({ kind: "dump", phase: { state: "committed" } });
+    await expectBothKeptRunning(sides);
+    expectNoLeftovers(l);
+  }, TEST_TIMEOUT_MS);
+
+  e2e("c1: a second action-script failing at pre-dump on one side aborts both dumps; both keep running and connected", async () => {
+    const { lab: l, daemon, sides } = await setUp("coord-fail-pre-dump");
+    const started = performance.now();
+    const dumps = await Promise.all(sides.map((s, i) =>
+      criuDump({
+        node: s.node,
+        pid: s.w.pid,
+        imagesDir: s.img,
+        // Side b (the client) also runs log-hook.sh, which fails at pre-dump.
+        actionScripts: i === 1 ? [COORDINATOR_BIN, LOG_HOOK] : [COORDINATOR_BIN],
+        env: { ...daemon.env, HOOK_FAIL_AT: "pre-dump", HOOK_LOG: join(l.dir, `hooks-${s.node.label}.log`) },
+      })));
+    const ms = performance.now() - started;
+    console.log(`pre-dump failure on one side: both CRIU runs ended after ${ms.toFixed(0)} ms; codes ${dumps.map((d) => d.code)}`);
+    for (const d of dumps) expect(d.code).not.toBe(0);
+    expect(dumps[1]!.log).toContain("log-hook: failing on purpose at pre-dump");
+    expect(hooks(join(l.dir, "hooks-b.log")).map((h) => h.action)).toEqual(["pre-dump"]);
+    expect(ms).toBeLessThan((GROUP_TIMEOUT_S + 5) * 1000);
+    await expectBothKeptRunning(sides);
+    expectNoLeftovers(l);
+    expect(await operation(daemon)).toMatchObject({ kind: "dump" });
+    expect(JSON.stringify(await operation(daemon))).not.toContain("committed");
+    // The daemon says what happened: the round aborted, waiting for the side that failed.
+    expect(daemon.log).toMatch(/pair#1 aborted: .*tcp-client/);
+  }, TEST_TIMEOUT_MS);
+
+  e2e("c1: one side's dump fails after the freeze (images dir on a full filesystem); both sides resume and stay connected", async () => {
+    const { lab: l, daemon, sides } = await setUp("coord-enospc");
+    // The server's pages (several MiB) do not fit in 256 KiB: CRIU fails while writing them,
+    // with the process frozen. The log goes to a work dir elsewhere so it is not lost.
+    const fullImg = await l.smallFs("img-a-full", 256);
+    const started = performance.now();
+    const dumps = await Promise.all(sides.map((s, i) =>
+      criuDump({
+        node: s.node,
+        pid: s.w.pid,
+        imagesDir: i === 0 ? fullImg : s.img,
+        workDir: l.path(`work-${s.node.label}`),
+        actionScripts: [COORDINATOR_BIN],
+        env: daemon.env,
+      })));
+    const ms = performance.now() - started;
+    console.log(`ENOSPC on one side: both CRIU runs ended after ${ms.toFixed(0)} ms; codes ${dumps.map((d) => d.code)}`);
+    expect(dumps[0]!.code).not.toBe(0);
+    expect(dumps[0]!.log).toMatch(/No space left on device|ENOSPC|Can't write/i);
+    // The client reached the commit point but must not pass it: its CRIU resumes it.
+    expect(dumps[1]!.code).not.toBe(0);
+    expect(ms).toBeLessThan((GROUP_TIMEOUT_S + 5) * 1000);
+    await expectBothKeptRunning(sides);
+    expectNoLeftovers(l);
+    expect(JSON.stringify(await operation(daemon))).not.toContain("committed");
+    expect(daemon.log).toMatch(/pair#1 aborted: .*tcp-server/);
+  }, TEST_TIMEOUT_MS);
+
+  e2e("c1: a pre-restore failure on one side fails both restores, nothing half-restored runs, and a retry of both restores the stream", async () => {
+    const { lab: l, daemon, sides } = await setUp("coord-fail-pre-restore");
+    const common = { actionScripts: [COORDINATOR_BIN], env: daemon.env };
+    const dumps = await Promise.all(sides.map((s) => criuDump({ ...common, node: s.node, pid: s.w.pid, imagesDir: s.img })));
+    dumps.forEach((d, i) => expectCriuOk(d, `coordinated dump of ${sides[i]!.w.comm}`));
+    const atDump = sides.map((s) => lastProgress(s.w.log()).rx);
+    for (const s of sides) await waitFor(`${s.w.comm} gone`, () => !isRunning(s.w.pid), { timeoutMs: 2_000 });
+
+    const started = performance.now();
+    const failed = await Promise.all(sides.map((s, i) =>
+      criuRestore({
+        node: s.node,
+        imagesDir: s.img,
+        workDir: l.path(`restore-1-${s.node.label}`),
+        actionScripts: i === 1 ? [COORDINATOR_BIN, LOG_HOOK] : [COORDINATOR_BIN],
+        env: { ...daemon.env, HOOK_FAIL_AT: "pre-restore" },
+      })));
+    const ms = performance.now() - started;
+    console.log(`pre-restore failure on one side: both restores ended after ${ms.toFixed(0)} ms; codes ${failed.map((r) => r.code)}`);
+    for (const r of failed) expect(r.code).not.toBe(0);
+    expect(ms).toBeLessThan((GROUP_TIMEOUT_S + 5) * 1000);
+    // No half-restored application: neither PID runs (the server's copy was killed by its CRIU).
+    for (const s of sides) expect(isRunning(s.w.pid), `${s.w.comm} must not run`).toBe(false);
+    expectNoLeftovers(l);
+    expect(daemon.log).toMatch(/pair#\d+ aborted: /);
+
+    // The images are intact and the nodes still locked: restoring both again works, once the
+    // killed copy (re-parented to PID 1 when its CRIU exited) has been reaped and its PID is free.
+    for (const s of sides) console.log(`${s.w.comm}: PID free after ${(await waitReaped(s.w.pid)).toFixed(0)} ms`);
+    const retry = await Promise.all(sides.map((s) =>
+      criuRestore({ ...common, node: s.node, imagesDir: s.img, workDir: l.path(`restore-2-${s.node.label}`) })));
+    retry.forEach((r, i) => expectCriuOk(r, `second restore of ${sides[i]!.w.comm}\n${daemon.log}`));
+    await waitStreamGrows(sides.map((s) => s.w), atDump, 200, 20_000);
+    for (const s of sides) expectHealthy(s.w);
+  }, TEST_TIMEOUT_MS);
+});
