@@ -53,9 +53,9 @@ export class Lab {
     ip("-n", this.ns(i), "link", "set", `${this.tag}n${i}`, up ? "up" : "down");
   }
 
-  start(i: number, name: string, listen: string, peers: string[], members: string[]): LabNode {
+  start(i: number, name: string, listen: string, peers: string[], members: string[], key = this.key): LabNode {
     const proc = Bun.spawn(
-      ["nsenter", `--net=/run/netns/${this.ns(i)}`, process.execPath, "test/cluster/node.ts", name, listen, peers.join(",") || "-", this.key, members.join(",")],
+      ["nsenter", `--net=/run/netns/${this.ns(i)}`, process.execPath, "test/cluster/node.ts", name, listen, peers.join(",") || "-", key, members.join(",")],
       { stdin: "pipe", stdout: "pipe", stderr: "inherit" },
     );
     const node = new LabNode(proc);
