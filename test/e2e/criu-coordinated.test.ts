@@ -25,6 +25,7 @@ import {
   LOG_HOOK,
   type Node,
   processesUnder,
+  procState,
   readDumpStats,
   type TcpNode,
   waitFor,
@@ -188,6 +189,46 @@ describe("coordinated CRIU (one daemon)", () => {
     expect(daemon.log).toMatch(/pair#1 aborted: .*tcp-server/);
   }, TEST_TIMEOUT_MS);
 
+  e2e("c2: a second action-script failing at network-lock on one side (processes frozen) aborts both dumps; both resume and stay connected", async () => {
+    const { lab: l, daemon, sides } = await setUp("coord-fail-network-lock");
+    const started = performance.now();
+    const dumps = await Promise.all(sides.map((s, i) =>
+      criuDump({
+        way: "c2",
+        node: s.node,
+        pid: s.w.pid,
+        imagesDir: s.img,
+        actionScripts: i === 1 ? [COORDINATOR_BIN, LOG_HOOK] : [COORDINATOR_BIN],
+        env: { ...daemon.env, HOOK_FAIL_AT: "network-lock", HOOK_LOG: join(l.dir, `hooks-${s.node.label}.log`) },
+      })));
+    const ms = performance.now() - started;
+    console.log(`network-lock failure on one side: both CRIU runs ended after ${ms.toFixed(0)} ms; codes ${dumps.map((d) => d.code)}`);
+    for (const d of dumps) expect(d.code).not.toBe(0);
+    // The failing side's CRIU unlocks its network before post-dump: that is its failure signal.
+    expect(hooks(join(l.dir, "hooks-b.log")).map((h) => h.action)).toEqual(["pre-dump", "network-lock", "network-unlock"]);
+    expect(ms).toBeLessThan((GROUP_TIMEOUT_S + 5) * 1000);
+    await expectBothKeptRunning(sides);
+    expectNoLeftovers(l);
+    expect(JSON.stringify(await operation(daemon))).not.toContain("committed");
+    expect(daemon.log).toMatch(/pair#1 aborted: /);
+  }, TEST_TIMEOUT_MS);
+
+  e2e("c1: a member that is never dumped makes the other side's dump fail at the group timeout; it keeps running and connected", async () => {
+    const { lab: l, daemon, sides } = await setUp("coord-missing-member");
+    const [server] = sides;
+    const started = performance.now();
+    const d = await criuDump({ node: server.node, pid: server.w.pid, imagesDir: server.img, actionScripts: [COORDINATOR_BIN], env: daemon.env });
+    const ms = performance.now() - started;
+    console.log(`missing member: the lone dump ended after ${ms.toFixed(0)} ms with code ${d.code}`);
+    expect(d.code).not.toBe(0);
+    expect(d.log).toContain("tcp-client (never arrived)");
+    expect(ms).toBeGreaterThan(GROUP_TIMEOUT_S * 1000 - 500);
+    expect(ms).toBeLessThan((GROUP_TIMEOUT_S + 5) * 1000);
+    await expectBothKeptRunning(sides);
+    expectNoLeftovers(l);
+    expect(daemon.log).toMatch(/pair#1 aborted: .*tcp-client/);
+  }, TEST_TIMEOUT_MS);
+
   e2e("c1: a pre-restore failure on one side fails both restores, nothing half-restored runs, and a retry of both restores the stream", async () => {
     const { lab: l, daemon, sides } = await setUp("coord-fail-pre-restore");
     const common = { actionScripts: [COORDINATOR_BIN], env: daemon.env };
@@ -209,8 +250,18 @@ describe("coordinated CRIU (one daemon)", () => {
     console.log(`pre-restore failure on one side: both restores ended after ${ms.toFixed(0)} ms; codes ${failed.map((r) => r.code)}`);
     for (const r of failed) expect(r.code).not.toBe(0);
     expect(ms).toBeLessThan((GROUP_TIMEOUT_S + 5) * 1000);
-    // No half-restored application: neither PID runs (the server's copy was killed by its CRIU).
-    for (const s of sides) expect(isRunning(s.w.pid), `${s.w.comm} must not run`).toBe(false);
+    // No half-restored application: neither PID runs (the server's copy was killed by its CRIU),
+    // and neither copy ran application code (no progress line after the dump).
+    for (const s of sides) {
+      const seen = procState(s.w.pid);
+      const t0 = performance.now();
+      await waitFor(`${s.w.comm}'s restored copy to die`, () => !isRunning(s.w.pid), {
+        timeoutMs: 3_000,
+        state: () => `state ${procState(s.w.pid)}`,
+      });
+      console.log(`${s.w.comm}: state ${seen} right after the failed restore, dead after ${(performance.now() - t0).toFixed(0)} ms`);
+      expect(lastProgress(s.w.log()).rx, `${s.w.comm} ran after the failed restore`).toBe(atDump[sides.indexOf(s)]!);
+    }
     expectNoLeftovers(l);
     expect(daemon.log).toMatch(/pair#\d+ aborted: /);
 
