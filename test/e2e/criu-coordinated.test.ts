@@ -135,31 +135,41 @@ describe("coordinated CRIU (one daemon)", () => {
     expectNoLeftovers(l);
   }, TEST_TIMEOUT_MS);
 
-  e2e("c1: a second action-script failing at pre-dump on one side aborts both dumps; both keep running and connected", async () => {
-    const { lab: l, daemon, sides } = await setUp("coord-fail-pre-dump");
-    const started = performance.now();
-    const dumps = await Promise.all(sides.map((s, i) =>
-      criuDump({
-        node: s.node,
-        pid: s.w.pid,
-        imagesDir: s.img,
-        // Side b (the client) also runs log-hook.sh, which fails at pre-dump.
-        actionScripts: i === 1 ? [COORDINATOR_BIN, LOG_HOOK] : [COORDINATOR_BIN],
-        env: { ...daemon.env, HOOK_FAIL_AT: "pre-dump", HOOK_LOG: join(l.dir, `hooks-${s.node.label}.log`) },
-      })));
-    const ms = performance.now() - started;
-    console.log(`pre-dump failure on one side: both CRIU runs ended after ${ms.toFixed(0)} ms; codes ${dumps.map((d) => d.code)}`);
-    for (const d of dumps) expect(d.code).not.toBe(0);
-    expect(dumps[1]!.log).toContain("log-hook: failing on purpose at pre-dump");
-    expect(hooks(join(l.dir, "hooks-b.log")).map((h) => h.action)).toEqual(["pre-dump"]);
-    expect(ms).toBeLessThan((GROUP_TIMEOUT_S + 5) * 1000);
-    await expectBothKeptRunning(sides);
-    expectNoLeftovers(l);
-    expect(await operation(daemon)).toMatchObject({ kind: "dump" });
-    expect(JSON.stringify(await operation(daemon))).not.toContain("committed");
-    // The daemon says what happened: the round aborted, waiting for the side that failed.
-    expect(daemon.log).toMatch(/pair#1 aborted: .*tcp-client/);
-  }, TEST_TIMEOUT_MS);
+  const HOOK_FAULTS = [
+    // Side b's CRIU aborts before freezing; side a passes pre-dump and waits at post-dump.
+    { way: "c1", failAt: "pre-dump", failingSideHooks: ["pre-dump"] },
+    // Side b is frozen; its CRIU unlocks the network before post-dump, which the coordinator
+    // takes as that member's failure.
+    { way: "c2", failAt: "network-lock", failingSideHooks: ["pre-dump", "network-lock", "network-unlock"] },
+  ] as const;
+  for (const f of HOOK_FAULTS) {
+    e2e(`${f.way}: a second action-script failing at ${f.failAt} on one side aborts both dumps; both keep running and connected`, async () => {
+      const { lab: l, daemon, sides } = await setUp(`coord-fail-${f.failAt}`);
+      const started = performance.now();
+      const dumps = await Promise.all(sides.map((s, i) =>
+        criuDump({
+          way: f.way,
+          node: s.node,
+          pid: s.w.pid,
+          imagesDir: s.img,
+          // Side b (the client) also runs log-hook.sh, which fails at f.failAt.
+          actionScripts: i === 1 ? [COORDINATOR_BIN, LOG_HOOK] : [COORDINATOR_BIN],
+          env: { ...daemon.env, HOOK_FAIL_AT: f.failAt, HOOK_LOG: join(l.dir, `hooks-${s.node.label}.log`) },
+        })));
+      const ms = performance.now() - started;
+      console.log(`${f.failAt} failure on one side: both CRIU runs ended after ${ms.toFixed(0)} ms; codes ${dumps.map((d) => d.code)}`);
+      for (const d of dumps) expect(d.code).not.toBe(0);
+      expect(dumps[1]!.log).toContain(`log-hook: failing on purpose at ${f.failAt}`);
+      expect(hooks(join(l.dir, "hooks-b.log")).map((h) => h.action)).toEqual([...f.failingSideHooks]);
+      expect(ms).toBeLessThan((GROUP_TIMEOUT_S + 5) * 1000);
+      await expectBothKeptRunning(sides);
+      expectNoLeftovers(l);
+      expect(await operation(daemon)).toMatchObject({ kind: "dump" });
+      expect(JSON.stringify(await operation(daemon))).not.toContain("committed");
+      // The daemon says what happened: the round aborted.
+      expect(daemon.log).toMatch(/pair#1 aborted: /);
+    }, TEST_TIMEOUT_MS);
+  }
 
   e2e("c1: one side's dump fails after the freeze (images dir on a full filesystem); both sides resume and stay connected", async () => {
     const { lab: l, daemon, sides } = await setUp("coord-enospc");
@@ -187,30 +197,6 @@ describe("coordinated CRIU (one daemon)", () => {
     expectNoLeftovers(l);
     expect(JSON.stringify(await operation(daemon))).not.toContain("committed");
     expect(daemon.log).toMatch(/pair#1 aborted: .*tcp-server/);
-  }, TEST_TIMEOUT_MS);
-
-  e2e("c2: a second action-script failing at network-lock on one side (processes frozen) aborts both dumps; both resume and stay connected", async () => {
-    const { lab: l, daemon, sides } = await setUp("coord-fail-network-lock");
-    const started = performance.now();
-    const dumps = await Promise.all(sides.map((s, i) =>
-      criuDump({
-        way: "c2",
-        node: s.node,
-        pid: s.w.pid,
-        imagesDir: s.img,
-        actionScripts: i === 1 ? [COORDINATOR_BIN, LOG_HOOK] : [COORDINATOR_BIN],
-        env: { ...daemon.env, HOOK_FAIL_AT: "network-lock", HOOK_LOG: join(l.dir, `hooks-${s.node.label}.log`) },
-      })));
-    const ms = performance.now() - started;
-    console.log(`network-lock failure on one side: both CRIU runs ended after ${ms.toFixed(0)} ms; codes ${dumps.map((d) => d.code)}`);
-    for (const d of dumps) expect(d.code).not.toBe(0);
-    // The failing side's CRIU unlocks its network before post-dump: that is its failure signal.
-    expect(hooks(join(l.dir, "hooks-b.log")).map((h) => h.action)).toEqual(["pre-dump", "network-lock", "network-unlock"]);
-    expect(ms).toBeLessThan((GROUP_TIMEOUT_S + 5) * 1000);
-    await expectBothKeptRunning(sides);
-    expectNoLeftovers(l);
-    expect(JSON.stringify(await operation(daemon))).not.toContain("committed");
-    expect(daemon.log).toMatch(/pair#1 aborted: /);
   }, TEST_TIMEOUT_MS);
 
   e2e("c1: a member that is never dumped makes the other side's dump fail at the group timeout; it keeps running and connected", async () => {
