@@ -13,6 +13,7 @@ import {
   DEFAULTS,
   embeddedDefault,
   type ClusterConfig,
+  type CompatConfig,
   type Config,
   type GroupConfig,
   type LogLevel,
@@ -77,7 +78,8 @@ export function parseConfig(text: string, file: string): Config {
 
   const groups = v.groups(doc.group);
   const cluster = doc.cluster === undefined ? undefined : v.cluster(doc.cluster);
-  return { source: file, daemon: { socket, logLevel }, hook: { unreachable }, groups, ...(cluster ? { cluster } : {}) };
+  const compat = doc.compat === undefined ? undefined : v.compat(doc.compat);
+  return { source: file, daemon: { socket, logLevel }, hook: { unreachable }, groups, ...(cluster ? { cluster } : {}), ...(compat ? { compat } : {}) };
 }
 
 type Path = (string | number)[];
@@ -178,6 +180,16 @@ class Validator {
     const peers = t.peers === undefined ? [] : this.stringList(t.peers, ["cluster", "peers"]).map((p) => this.address(p, ["cluster", "peers"]));
     const keyFile = t.key_file === undefined ? undefined : this.string(t.key_file, ["cluster", "key_file"]);
     return { node, listen, ...(advertise ? { advertise } : {}), peers, ...(keyFile ? { keyFile } : {}) };
+  }
+
+  compat(value: unknown): CompatConfig {
+    const t = this.table(value, ["compat"]);
+    this.keys(t, ["compat"], ["listen", "wait_timeout"]);
+    if (t.listen === undefined) this.fail(["compat"], `expected listen = "host:port" in [compat], e.g. "127.0.0.1:8080"`);
+    const listen = this.address(t.listen, ["compat", "listen"]);
+    const ms = t.wait_timeout === undefined ? DEFAULTS.timeoutMs : parseDuration(t.wait_timeout);
+    if (typeof ms === "string") this.fail(["compat", "wait_timeout"], `compat.wait_timeout: ${ms}`);
+    return { listen, waitTimeoutMs: ms };
   }
 
   address(value: unknown, path: Path): string {

@@ -41,6 +41,14 @@ export interface HookConfig {
   readonly unreachable: "fail" | "skip";
 }
 
+/** The opt-in listener for the reference criu-coordinator's TCP protocol (see docs/migration.md). */
+export interface CompatConfig {
+  /** host:port, e.g. "127.0.0.1:8080" (the reference's default). */
+  readonly listen: string;
+  /** Wait timeout of implicit groups (reference clients outside configured groups). */
+  readonly waitTimeoutMs: number;
+}
+
 export interface Config {
   /** Where this configuration came from: a file path, or "embedded default". */
   readonly source: string;
@@ -48,10 +56,23 @@ export interface Config {
   readonly hook: HookConfig;
   readonly groups: readonly GroupConfig[];
   readonly cluster?: ClusterConfig;
+  readonly compat?: CompatConfig;
 }
 
 export const DEFAULT_CONFIG_PATH = "/etc/criu-coordinator/config.toml";
 export const CONFIG_ENV = "CRIU_COORDINATOR_CONFIG";
+
+/** The reference criu-coordinator's JSON files, read by the hook as a fallback (src/compat/legacy-config.ts). */
+export const LEGACY = {
+  /** Per process, in the images directory; wins for every hook, as in the reference. */
+  localFile: "criu-coordinator.json",
+  /** Global: address, port, log-file and the dependencies map, used at dump hooks. */
+  globalPath: "/etc/criu/criu-coordinator.json",
+  /** Overrides globalPath (tests, or another location). */
+  env: "CRIU_COORDINATOR_LEGACY_CONFIG",
+  /** Dump hooks that may identify the process against the global map, as in the reference. */
+  dumpHooks: ["pre-dump", "network-lock", "post-dump"] as readonly string[],
+} as const;
 
 export const DEFAULTS = {
   /** Under /run so it disappears at reboot; systemd's socket unit creates the same path. */

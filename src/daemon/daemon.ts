@@ -4,6 +4,7 @@
  */
 import { BarrierEngine } from "../barrier/engine.ts";
 import type { Arrival, Effect, Reply } from "../barrier/types.ts";
+import { startReferenceService, type ReferenceService } from "../compat/service.ts";
 import { groupSpecs, type Config } from "../config/schema.ts";
 import { PROTOCOL_VERSION, type Request, type Response } from "../protocol/messages.ts";
 import type { Logger } from "../util/log.ts";
@@ -29,6 +30,8 @@ export class Daemon {
   /** Answers owed to front ends other than the local socket (see submit). */
   readonly #callbacks = new Map<string, (r: Reply) => void>();
   #nextSubmit = 0;
+  /** The reference-protocol listener, when [compat] listen is set. */
+  #compat: ReferenceService | undefined;
 
   constructor(readonly opts: DaemonOptions) {
     this.#now = opts.now ?? Date.now;
@@ -47,6 +50,7 @@ export class Daemon {
       restrictSocket(socket);
       this.opts.log.info(`listening on ${socket}`);
     }
+    this.#compat = startReferenceService(this.opts.config, this, this.opts.log);
     const groups = this.opts.config.groups;
     this.opts.log.info(`criu-coordinator ${VERSION}: ${groups.length} group(s) from ${this.opts.config.source}${groups.map((g) => `; ${g.name}: ${g.members.join(", ")}`).join("")}`);
   }
@@ -54,6 +58,7 @@ export class Daemon {
   /** Aborts every operation in flight (waiting hooks get a clear answer) and stops listening. */
   stop(reason: string): void {
     for (const g of this.engine.groups()) this.#apply(this.engine.fail(this.#now(), g.name, reason));
+    this.#compat?.stop(reason);
     this.#server.stop();
     if (this.#timer) clearTimeout(this.#timer);
   }
@@ -95,6 +100,7 @@ export class Daemon {
       socket: this.opts.config.daemon.socket,
       waiting: this.engine.waitingCount,
       groups: this.engine.groups(),
+      ...(this.#compat ? { compat: this.#compat.status() } : {}),
     };
   }
 
