@@ -4,10 +4,11 @@
  * prints one line to CRIU's log. It imports nothing heavy (no citty, no consola): it is on CRIU's
  * critical path, and from network-lock to post-dump the application is frozen.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { hookInfo, isHookName, isPassThrough, kindsOf } from "../barrier/hooks.ts";
 import { configPath, ConfigError, loadConfig } from "../config/load.ts";
-import type { Config, GroupConfig } from "../config/schema.ts";
+import { LEGACY, type Config, type GroupConfig } from "../config/schema.ts";
 import { readIdentity, writeIdentity, type StoredIdentity } from "../identity/persist.ts";
 import { identifyProcess } from "../identity/resolve.ts";
 import { PROTOCOL_VERSION, type Response } from "../protocol/messages.ts";
@@ -32,7 +33,7 @@ export async function runHook(env: Env = process.env): Promise<number> {
   // Every hook after pre-dump needs the identity recorded in the images; without it this dump was
   // not coordinated, and the configuration need not even be parsed.
   const stored = hook === "pre-dump" ? undefined : readIdentity(imagesDir);
-  if (stored === null) return 0;
+  if (stored === null) return referenceFallback(env, hook, imagesDir);
 
   let config: Config;
   try {
@@ -42,10 +43,10 @@ export async function runHook(env: Env = process.env): Promise<number> {
     say(e instanceof ConfigError ? `configuration error: ${e.message}` : `cannot load configuration: ${(e as Error).message}`);
     return 1;
   }
-  if (config.groups.length === 0) return 0;
+  if (config.groups.length === 0) return referenceFallback(env, hook, imagesDir, config);
 
   const who = stored === undefined ? identifyForDump(env, config, imagesDir) : fromStored(config, stored);
-  if (who === "pass") return 0;
+  if (who === "pass") return referenceFallback(env, hook, imagesDir, config);
   if (typeof who === "string") {
     say(who);
     return vetoes ? 1 : 0;
@@ -141,6 +142,25 @@ function fromStored(config: Config, stored: StoredIdentity | string): Who | "pas
     return "pass";
   }
   return { group, participant: stored.participant };
+}
+
+/**
+ * No configured group claims this process, but the reference criu-coordinator's JSON files may
+ * name it. The compat code loads only when such a file exists, so other processes stay fast.
+ */
+async function referenceFallback(env: Env, hook: string, imagesDir: string, config?: Config): Promise<number> {
+  const named = existsSync(join(imagesDir, LEGACY.localFile)) || (LEGACY.dumpHooks.includes(hook) && existsSync(env[LEGACY.env] || LEGACY.globalPath));
+  if (!named) return 0;
+  const { legacySettings, runLegacyHook } = await import("../compat/legacy-hook.ts");
+  return runLegacyHook(env, hook, () => legacySettings(config ?? loadQuietly(env)), say);
+}
+
+function loadQuietly(env: Env): Config | undefined {
+  try {
+    return loadConfig(configPath(env));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Identifies this CRIU run: CRIU's pid and start time (pids are reused). */
