@@ -215,6 +215,25 @@ describe("coordinated CRIU (one daemon)", () => {
     expect(daemon.log).toMatch(/pair#1 aborted: .*tcp-client/);
   }, TEST_TIMEOUT_MS);
 
+  e2e("c1: the daemon SIGKILLed while a dump waits at pre-dump: the dump fails within timeout + 5 s, the process keeps running and connected", async () => {
+    const { lab: l, daemon, sides } = await setUp("coord-daemon-killed");
+    const [server] = sides;
+    const started = performance.now();
+    const dump = criuDump({ node: server.node, pid: server.w.pid, imagesDir: server.img, actionScripts: [COORDINATOR_BIN], env: daemon.env });
+    await waitFor("the server's hook to wait at pre-dump", () => /tcp-server arrived at pre-dump/.test(daemon.log), {
+      timeoutMs: 5_000,
+      state: () => daemon.log,
+    });
+    daemon.proc.kill("SIGKILL");
+    const d = await dump;
+    const ms = performance.now() - started;
+    console.log(`daemon killed mid-barrier: the dump ended after ${ms.toFixed(0)} ms with code ${d.code}`);
+    expect(d.code).not.toBe(0);
+    expect(ms).toBeLessThan((GROUP_TIMEOUT_S + 5 + 3) * 1000);
+    await expectBothKeptRunning(sides);
+    expectNoLeftovers(l);
+  }, TEST_TIMEOUT_MS);
+
   e2e("c1: a pre-restore failure on one side fails both restores, nothing half-restored runs, and a retry of both restores the stream", async () => {
     const { lab: l, daemon, sides } = await setUp("coord-fail-pre-restore");
     const common = { actionScripts: [COORDINATOR_BIN], env: daemon.env };
