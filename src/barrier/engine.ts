@@ -100,6 +100,35 @@ export class BarrierEngine {
     return this.#flush(out);
   }
 
+  /**
+   * The CRIU runs (attempts) of this node's participants in undecided operations. The daemon checks
+   * that each is still alive: a CRIU run that ends before its operation is decided has failed.
+   */
+  liveAttempts(): { attempt: string; group: string; participant: string }[] {
+    const out: { attempt: string; group: string; participant: string }[] = [];
+    for (const g of this.#groups.values()) {
+      const op = g.current;
+      if (!op?.isOpen) continue;
+      for (const [participant, p] of op.progress) if (p.attempt !== undefined) out.push({ attempt: p.attempt, group: g.spec.name, participant });
+    }
+    return out;
+  }
+
+  /** A CRIU run ended: if its operation is still undecided, that participant failed. */
+  runEnded(now: number, attempt: string, detail: string): Effect[] {
+    const out: Effect[] = [];
+    for (const g of this.#groups.values()) {
+      const op = g.current;
+      if (!op?.isOpen) continue;
+      for (const [participant, p] of op.progress) {
+        if (p.attempt !== attempt) continue;
+        this.#abort(now, op, `The CRIU run of ${participant} ended after ${p.hook} (${detail})`, out);
+        break;
+      }
+    }
+    return this.#flush(out);
+  }
+
   /** Deadlines up to `now` take effect. */
   tick(now: number): Effect[] {
     const out: Effect[] = [];

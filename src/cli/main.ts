@@ -16,6 +16,7 @@ const main = defineCommand({
     abort: () => import("./commands/abort.ts").then((m) => m.default),
     config: () => import("./commands/config.ts").then((m) => m.default),
     identify: () => import("./commands/identify.ts").then((m) => m.default),
+    keygen: () => import("./commands/keygen.ts").then((m) => m.default),
     // The reference criu-coordinator's command forms (aliases c and s), for scripts that call it.
     client: () => import("./commands/client.ts").then((m) => m.default),
     server: () => import("./commands/server.ts").then((m) => m.default),

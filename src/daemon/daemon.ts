@@ -9,6 +9,10 @@ import { groupSpecs, type Config } from "../config/schema.ts";
 import { PROTOCOL_VERSION, type Request, type Response } from "../protocol/messages.ts";
 import type { Logger } from "../util/log.ts";
 import { VERSION } from "../version.ts";
+import type { Backend, ClusterStatus } from "../cluster/backend.ts";
+import { GossipBackend } from "../gossip/gossip-backend.ts";
+import { loadKeyring } from "../gossip/keyring.ts";
+import { RUN_CHECK_MS, runGone } from "./criu-runs.ts";
 import { IpcServer } from "./ipc-server.ts";
 import { prepareSocketPath, restrictSocket } from "./local-socket.ts";
 
@@ -32,10 +36,14 @@ export class Daemon {
   #nextSubmit = 0;
   /** The reference-protocol listener, when [compat] listen is set. */
   #compat: ReferenceService | undefined;
+  /** Peer federation, when [cluster] is set. */
+  #backend: Backend | undefined;
+  #runCheck: ReturnType<typeof setInterval> | undefined;
 
   constructor(readonly opts: DaemonOptions) {
     this.#now = opts.now ?? Date.now;
-    this.engine = new BarrierEngine(groupSpecs(opts.config));
+    const cluster = opts.config.cluster;
+    this.engine = new BarrierEngine(groupSpecs(opts.config), cluster ? { node: cluster.node } : {});
     this.#server = new IpcServer({ handle: (r, id) => this.#handle(r, id), gone: (id) => this.#gone(id) }, opts.log);
   }
 
@@ -50,17 +58,50 @@ export class Daemon {
       restrictSocket(socket);
       this.opts.log.info(`listening on ${socket}`);
     }
+    await this.#startCluster();
     this.#compat = startReferenceService(this.opts.config, this, this.opts.log);
     const groups = this.opts.config.groups;
     this.opts.log.info(`criu-coordinator ${VERSION}: ${groups.length} group(s) from ${this.opts.config.source}${groups.map((g) => `; ${g.name}: ${g.members.join(", ")}`).join("")}`);
   }
 
   /** Aborts every operation in flight (waiting hooks get a clear answer) and stops listening. */
-  stop(reason: string): void {
+  async stop(reason: string): Promise<void> {
     for (const g of this.engine.groups()) this.#apply(this.engine.fail(this.#now(), g.name, reason));
     this.#compat?.stop(reason);
     this.#server.stop();
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#runCheck) clearInterval(this.#runCheck);
+    // Closing after the aborts lets peers hear them before this node goes quiet.
+    await this.#backend?.close();
+  }
+
+  /** Membership and counters of the federation, if any. */
+  cluster(): ClusterStatus | undefined {
+    return this.#backend?.status();
+  }
+
+  async #startCluster(): Promise<void> {
+    const c = this.opts.config.cluster;
+    if (!c) return;
+    if (!c.keyFile) {
+      throw new Error(
+        `[cluster] is set in ${this.opts.config.source} but cluster.key_file is not: peer traffic must be authenticated. Create a key with "criu-coordinator keygen > /etc/criu-coordinator/cluster.key" on one node, copy it to every node, and set key_file`,
+      );
+    }
+    const keys = await loadKeyring(c.keyFile);
+    const backend = new GossipBackend({
+      node: c.node,
+      listen: c.listen,
+      ...(c.advertise ? { advertise: c.advertise } : {}),
+      peers: c.peers,
+      keys,
+      engine: this.engine,
+      dispatch: (fx) => this.#apply(fx),
+      log: this.opts.log,
+    });
+    await backend.start();
+    this.#backend = backend;
+    this.opts.log.info(`cluster: node ${c.node} at ${backend.address}, ${c.peers.length} seed peer(s)`);
   }
 
   /**
@@ -101,6 +142,7 @@ export class Daemon {
       waiting: this.engine.waitingCount,
       groups: this.engine.groups(),
       ...(this.#compat ? { compat: this.#compat.status() } : {}),
+      ...(this.#backend ? { cluster: this.#backend.status() } : {}),
     };
   }
 
@@ -126,6 +168,13 @@ export class Daemon {
     }
   }
 
+  #checkRuns(): void {
+    for (const run of this.engine.liveAttempts()) {
+      const why = runGone(run.attempt);
+      if (why) this.#apply(this.engine.runEnded(this.#now(), run.attempt, why));
+    }
+  }
+
   #gone(callId: string): void {
     this.#apply(this.engine.disconnect(this.#now(), callId));
   }
@@ -141,14 +190,22 @@ export class Daemon {
         }
         this.#server.reply(e.callId, { v: PROTOCOL_VERSION, type: "result", ok: e.ok, code: e.code, message: e.message });
       } else if (e.type === "event") {
-        this.opts.log[e.level](e.message);
+        this.opts.log[e.level](e.code ? `[${e.code}] ${e.message}` : e.message);
+      } else if (e.type === "publish") {
+        this.#backend?.publish(e);
       }
     }
     this.#schedule();
   }
 
-  /** One timer, always set for the engine's earliest deadline. */
+  /** One timer, always set for the engine's earliest deadline; plus the CRIU-run check while needed. */
   #schedule(): void {
+    if (this.engine.openOperations > 0 && !this.#runCheck) {
+      this.#runCheck = setInterval(() => this.#checkRuns(), RUN_CHECK_MS);
+    } else if (this.engine.openOperations === 0 && this.#runCheck) {
+      clearInterval(this.#runCheck);
+      this.#runCheck = undefined;
+    }
     const next = this.engine.nextDeadline();
     if (next === this.#timerAt) return;
     if (this.#timer) clearTimeout(this.#timer);

@@ -30,9 +30,9 @@ export default defineCommand({
     }
     const shutdown = (signal: string) => {
       log.info(`${signal}: stopping; operations in flight are aborted`);
-      daemon.stop(`the coordinator daemon is stopping (${signal})`);
-      // Give the aborted hook calls their answers before the process ends.
-      setTimeout(() => process.exit(0), 50);
+      // Give the aborted hook calls (and peers) their answers before the process ends.
+      const done = daemon.stop(`the coordinator daemon is stopping (${signal})`).catch((e) => log.error(`stopping: ${(e as Error).message}`));
+      Promise.race([done, Bun.sleep(2000)]).then(() => setTimeout(() => process.exit(0), 50));
     };
     process.on("SIGTERM", () => shutdown("SIGTERM"));
     process.on("SIGINT", () => shutdown("SIGINT"));

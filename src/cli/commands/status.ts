@@ -32,16 +32,21 @@ export default defineCommand({
 
 export function renderStatus(s: Record<string, unknown>): string {
   const out = [`criu-coordinator ${s.version} (pid ${s.pid}), config ${s.config}, ${s.waiting} hook call(s) waiting`];
+  const cluster = s.cluster as { node: string; nodes: { name: string; addr: string; state: string; self?: boolean }[] } | undefined;
+  if (cluster) {
+    out.push("", `CLUSTER (this node: ${cluster.node})`);
+    out.push(...table([["NODE", "ADDRESS", "STATE"], ...cluster.nodes.map((n) => [n.self ? `${n.name} (self)` : n.name, n.addr, n.state])]));
+  }
   const groups = (s.groups ?? []) as GroupView[];
   if (groups.length === 0) out.push("No groups configured: every process passes through uncoordinated.");
   for (const g of groups) {
     const op = g.operation;
     const phase = !op ? "idle" : op.phase.state === "aborted" ? `aborted: ${op.phase.reason}` : op.phase.state === "open" ? "in flight" : "committed";
     out.push("", `GROUP ${g.name} (timeout ${formatMs(g.timeoutMs)})  ${op ? `${op.kind} ${op.id}: ${phase}` : "idle"}`);
-    const rows = [["PARTICIPANT", "HOOK", "WAITING AT", "WAITING FOR"]];
+    const rows = [["PARTICIPANT", ...(cluster ? ["NODE"] : []), "HOOK", "WAITING AT", "WAITING FOR"]];
     for (const m of g.members) {
       const p = op?.participants.find((x) => x.name === m);
-      rows.push([m, p?.hook ?? "-", p?.waitingAt ?? "-", p?.waitingFor.join(", ") || "-"]);
+      rows.push([m, ...(cluster ? [p?.node ?? "-"] : []), p?.hook ?? "-", p?.waitingAt ?? "-", p?.waitingFor.join(", ") || "-"]);
     }
     out.push(...table(rows));
   }

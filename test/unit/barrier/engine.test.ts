@@ -272,3 +272,24 @@ describe("BarrierEngine restore barriers", () => {
     expect(d.reply(d.arrive("a", "pre-stream"))).toMatchObject({ ok: true });
   });
 });
+
+describe("BarrierEngine CRIU runs", () => {
+  test("a CRIU run that ends before the operation is decided aborts it at once", () => {
+    const d = new Driver({ name: "web", members: ["a", "b"], timeoutMs: T });
+    d.arrive("a", "pre-dump", { attempt: "criu:10:1" });
+    d.arrive("b", "pre-dump", { attempt: "criu:11:1" });
+    const a = d.arrive("a", "post-dump", { attempt: "criu:10:1" });
+    expect(d.engine.liveAttempts().map((x) => x.attempt).sort()).toEqual(["criu:10:1", "criu:11:1"]);
+    d.take(d.engine.runEnded(d.now, "criu:11:1", "pid 11 exited"));
+    expect(d.reply(a)).toMatchObject({ ok: false, code: "aborted" });
+    expect(d.reply(a)!.message).toContain("The CRIU run of b ended after pre-dump (pid 11 exited)");
+    expect(d.engine.liveAttempts()).toEqual([]);
+  });
+
+  test("a CRIU run that ends after the commit changes nothing", () => {
+    const d = new Driver({ name: "web", members: ["a", "b"], timeoutMs: T });
+    for (const h of ["pre-dump", "post-dump"]) for (const p of ["a", "b"]) d.arrive(p, h, { attempt: `criu-${p}` });
+    expect(d.engine.runEnded(d.now, "criu-a", "exited")).toEqual([]);
+    expect(d.engine.groups()[0]!.operation!.phase.state).toBe("committed");
+  });
+});
