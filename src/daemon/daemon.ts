@@ -22,6 +22,8 @@ export interface DaemonOptions {
   /** An inherited listening socket (systemd); otherwise the daemon binds config.daemon.socket. */
   readonly listenFd?: number;
   readonly now?: () => number;
+  /** Called after the engine's state may have changed (systemd STATUS= updates). */
+  readonly onChange?: () => void;
 }
 
 export class Daemon {
@@ -180,6 +182,7 @@ export class Daemon {
   }
 
   #apply(effects: Effect[]): void {
+    if (effects.length > 0) this.opts.onChange?.();
     for (const e of effects) {
       if (e.type === "reply") {
         const done = this.#callbacks.get(e.callId);
