@@ -15,13 +15,31 @@ npm run --silent build >/dev/null || { echo "!! build failed" >&2; npm run build
 bun=./node_modules/.bin/bun
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-if [ $# -eq 0 ]; then set -- test/; fi
+all=0
+if [ $# -eq 0 ]; then set -- test/; all=1; fi
 "$bun" test "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 num() { grep -E "^ *[0-9]+ $1\$" "$log" | tail -n1 | tr -dc '0-9'; }
 pass=$(num pass); fail=$(num fail); skip=$(num skip); todo=$(num todo)
-fail=${fail:-0}
+pass=${pass:-0}; fail=${fail:-0}; skip=$(( ${skip:-0} + ${todo:-0} ))
 # A non-zero exit with no counted failure (crash, error while importing) is still a failure.
 if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
-echo "${pass:-0} passed, ${fail} failed, $(( ${skip:-0} + ${todo:-0} )) skipped"
+
+# The packages under a real systemd (PID 1 in systemd-nspawn): only in a full run, only as root.
+if [ "$all" = 1 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    sdlog=$(mktemp)
+    { npm run --silent package && bash test/systemd/run.sh; } 2>&1 | tee "$sdlog"
+    sdrc=${PIPESTATUS[0]}
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$sdlog" | tail -n1)
+    sp=$(echo "$line" | sed -n 's/^\([0-9]*\) passed.*/\1/p'); sf=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+    pass=$(( pass + ${sp:-0} )); fail=$(( fail + ${sf:-0} ))
+    if [ "$sdrc" -ne 0 ]; then rc=1; [ "${sf:-0}" -eq 0 ] && fail=$(( fail + 1 )); fi
+    rm -f "$sdlog"
+  else
+    echo "!! SKIPPING the packaging and real-systemd tests (test/systemd/run.sh): they need root" >&2
+    skip=$(( skip + 1 ))
+  fi
+fi
+echo "${pass} passed, ${fail} failed, ${skip} skipped"
 exit "$rc"
