@@ -32,6 +32,7 @@ import { type Member, Members } from "./members.ts";
 import { Pusher } from "./push.ts";
 import { ReplayGuard } from "./replay.ts";
 import { Replica } from "./replica.ts";
+import { PeerRequests, type RequestBody, type RequestHandler } from "./requests.ts";
 import { Sealer } from "./security.ts";
 import { Prober } from "./swim.ts";
 import type { Transport } from "./transport.ts";
@@ -61,6 +62,8 @@ export interface GossipBackendOptions {
   /** Boot id; default derived from the clock. A restarted daemon must get a larger one. */
   readonly generation?: number;
   readonly random?: () => number;
+  /** Answers requests from peers (checkpoint and restore commands); none: they get an error. */
+  readonly onRequest?: RequestHandler;
 }
 
 const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} };
@@ -83,9 +86,13 @@ export class GossipBackend implements Backend {
   #members!: Members;
   #prober!: Prober;
   #pusher!: Pusher;
+  #requests!: PeerRequests;
   #n = 0;
   #startedAt = 0;
   #closed = false;
+  /** A peer answered a sync since start: this node holds the cluster's view of operations in flight. */
+  #synced = false;
+  readonly #onSynced: (() => void)[] = [];
 
   constructor(opts: GossipBackendOptions) {
     this.#o = opts;
@@ -110,6 +117,12 @@ export class GossipBackend implements Backend {
       this.#send(m.addr, peer, { t: "push", id, records });
       return true;
     });
+    this.#requests = new PeerRequests(this.#clock, (node, body) => {
+      const m = this.#members.get(node);
+      if (!m || m.state === "dead") return false;
+      this.#send(m.addr, node, body);
+      return true;
+    }, this.#o.onRequest);
     this.#transport.onPacket((data, from) => this.#onPacket(data, from));
     this.#startedAt = this.#clock.now();
     for (const rec of this.#o.engine.localRecords()) this.#replica.setLocal(rec);
@@ -122,6 +135,39 @@ export class GossipBackend implements Backend {
   publish(effect: Publish): void {
     const w = this.#replica.setLocal(effect.record);
     if (this.#members) this.#pusher.push(this.#members.reachable(), w);
+  }
+
+  /** Sends a request to a peer and resolves with its reply (see requests.ts). */
+  ask(node: string, body: RequestBody, timeoutMs: number): Promise<RequestBody> {
+    if (!this.#requests) return Promise.reject(new Error("the cluster backend is not started"));
+    return this.#requests.ask(node, body, timeoutMs);
+  }
+
+  /**
+   * Resolves true once a peer answered a sync, false after `timeoutMs` without an answer (alone,
+   * or every seed down). Meanwhile every seed is asked again every 200 ms. A (re)started daemon
+   * waits for this before it takes hook calls: peers that see its new generation abort the
+   * operations it hosted participants of, and their answer carries those outcomes, so a hook call
+   * that reconnects after the restart gets the real outcome ("node X restarted") instead of a guess.
+   */
+  synced(timeoutMs: number): Promise<boolean> {
+    if (this.#synced) return Promise.resolve(true);
+    if (this.#o.peers.length === 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timers: Timer[] = [];
+      const finish = (ok: boolean) => {
+        for (const t of timers.splice(0)) t.cancel();
+        resolve(ok);
+      };
+      this.#onSynced.push(() => finish(true));
+      timers.push(this.#clock.setTimeout(() => finish(false), timeoutMs));
+      const ask = () => {
+        if (this.#synced || this.#closed) return;
+        for (const p of this.#o.peers) if (p !== this.#members.selfAddr) this.#sync(p, undefined);
+        timers.push(this.#clock.setTimeout(ask, 200));
+      };
+      timers.push(this.#clock.setTimeout(ask, 200));
+    });
   }
 
   status(): ClusterStatus {
@@ -141,6 +187,7 @@ export class GossipBackend implements Backend {
     for (const t of this.#timers) t.cancel();
     this.#prober?.stop();
     this.#pusher?.close();
+    this.#requests?.close();
     this.#members?.close();
     this.#transport?.close();
   }
@@ -229,6 +276,10 @@ export class GossipBackend implements Backend {
         return this.#send(from, sender, { t: "pushAck", id: msg.id });
       case "pushAck":
         return this.#pusher.acked(msg.id);
+      case "req":
+        return this.#requests.onRequest(sender, msg.gen, msg.id, msg.body);
+      case "reqReply":
+        return this.#requests.onReply(sender, msg.id, msg.body);
       case "sync":
         for (const u of msg.members) this.#members.apply(u);
         return this.#send(from, sender, {
@@ -240,6 +291,8 @@ export class GossipBackend implements Backend {
       case "syncReply": {
         for (const u of msg.members) this.#members.apply(u);
         this.#applyRecords(msg.records);
+        this.#synced = true;
+        for (const done of this.#onSynced.splice(0)) done();
         const back = this.#replica.newerThan(msg.digest, this.cfg.maxRecordsPerMessage);
         if (back.length > 0) this.#send(from, sender, { t: "push", id: 0, records: back });
         return;

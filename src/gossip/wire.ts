@@ -14,6 +14,8 @@ export const MSG = {
   pushAck: 5,
   sync: 6,
   syncReply: 7,
+  req: 8,
+  reqReply: 9,
 } as const;
 
 export type MemberState = "alive" | "suspect" | "dead";
@@ -57,7 +59,10 @@ export type Body =
   | { readonly t: "push"; readonly id: number; readonly records: readonly WireRecord[] }
   | { readonly t: "pushAck"; readonly id: number }
   | { readonly t: "sync"; readonly members: readonly MemberUpdate[]; readonly digest: Digest }
-  | { readonly t: "syncReply"; readonly members: readonly MemberUpdate[]; readonly digest: Digest; readonly records: readonly WireRecord[] };
+  | { readonly t: "syncReply"; readonly members: readonly MemberUpdate[]; readonly digest: Digest; readonly records: readonly WireRecord[] }
+  // Request/reply between daemons (requests.ts); the body is checked by whoever handles it.
+  | { readonly t: "req"; readonly id: number; readonly body: Record<string, unknown> }
+  | { readonly t: "reqReply"; readonly id: number; readonly body: Record<string, unknown> };
 
 export type Message = Common & Body;
 
@@ -94,6 +99,9 @@ function bodyOk(v: Obj): boolean {
       return arr(v.members, isUpdate) && isDigest(v.digest);
     case "syncReply":
       return arr(v.members, isUpdate) && isDigest(v.digest) && arr(v.records, isWireRecord);
+    case "req":
+    case "reqReply":
+      return num(v.id) && isObj(v.body);
     default:
       return false;
   }
