@@ -71,6 +71,8 @@ export class BarrierEngine {
     const op = this.#operationFor(now, group, a, out);
     if (!op) {
       const info = hookInfo(kindsOf(a.hook)[0]!, a.hook)!;
+      const cur = group.current;
+      if (cur && info.vetoes && kindsOf(a.hook).includes(cur.kind) && this.#lostProgress(now, cur, a, out)) return out;
       const why = `No ${kindsOf(a.hook).join(" or ")} operation of group "${a.group}" includes ${a.participant}: its first hook was not coordinated, or the daemon restarted since`;
       out.push(reply(a, !info.vetoes, info.vetoes ? "no-operation" : "recorded", why));
       return out;
@@ -290,6 +292,22 @@ export class BarrierEngine {
     g.current = op;
     out.push({ type: "event", level: "info", operation: op.id, message: `${opens} ${op.id} opened by ${a.participant}` });
     return op;
+  }
+
+  /**
+   * A later hook of a participant this node has no record of in the group's operation, which it
+   * learned from peers: the participant's earlier hooks went to this daemon before it restarted
+   * (federation), and that progress is lost. The operation can never commit safely, so it aborts
+   * (if peers have not already aborted it), and the call fails with the operation's reason.
+   */
+  #lostProgress(now: number, cur: Operation, a: Arrival, out: Effect[]): boolean {
+    if (this.#node === undefined || cur.progress.has(a.participant)) return false;
+    if (cur.isOpen) {
+      this.#abort(now, cur, `${a.participant} reached ${a.hook} but node ${this.#node} has no record of its earlier hooks (the daemon restarted during the operation)`, out);
+    }
+    const why = cur.phase.state === "aborted" ? cur.phase.reason : "it was decided without this call";
+    out.push(reply(a, false, "aborted", `Operation ${cur.id} was aborted: ${why}`));
+    return true;
   }
 
   #record(now: number, op: Operation, a: Arrival, out: Effect[]): void {

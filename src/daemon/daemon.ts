@@ -16,6 +16,9 @@ import { RUN_CHECK_MS, runGone } from "./criu-runs.ts";
 import { IpcServer } from "./ipc-server.ts";
 import { prepareSocketPath, restrictSocket } from "./local-socket.ts";
 
+/** Longest wait at start for a peer's view of the operations in flight (none answers: alone). */
+const RECOVERY_MS = 2_000;
+
 export interface DaemonOptions {
   readonly config: Config;
   readonly log: Logger;
@@ -51,6 +54,9 @@ export class Daemon {
 
   async start(): Promise<void> {
     const { socket } = this.opts.config.daemon;
+    // Federated: learn the operations in flight from a peer before taking hook calls (a call that
+    // reconnects after a restart then gets its operation's real outcome; callers retry meanwhile).
+    await this.#startCluster();
     if (this.opts.listenFd !== undefined) {
       this.#server.listen({ fd: this.opts.listenFd });
       this.opts.log.info(`listening on ${socket} (socket from systemd, fd ${this.opts.listenFd})`);
@@ -60,7 +66,6 @@ export class Daemon {
       restrictSocket(socket);
       this.opts.log.info(`listening on ${socket}`);
     }
-    await this.#startCluster();
     this.#compat = startReferenceService(this.opts.config, this, this.opts.log);
     const groups = this.opts.config.groups;
     this.opts.log.info(`criu-coordinator ${VERSION}: ${groups.length} group(s) from ${this.opts.config.source}${groups.map((g) => `; ${g.name}: ${g.members.join(", ")}`).join("")}`);
@@ -103,7 +108,8 @@ export class Daemon {
     });
     await backend.start();
     this.#backend = backend;
-    this.opts.log.info(`cluster: node ${c.node} at ${backend.address}, ${c.peers.length} seed peer(s)`);
+    const synced = await backend.synced(RECOVERY_MS);
+    this.opts.log.info(`cluster: node ${c.node} at ${backend.address}, ${c.peers.length} seed peer(s), ${synced ? "state synced from a peer" : "no peer answered yet"}`);
   }
 
   /**
