@@ -9,7 +9,11 @@ if (process.env.CRTOOLS_SCRIPT_ACTION) {
   process.exit(await runHook(process.env));
 } else {
   // citty colours its help unless told otherwise; pipes, logs and generated docs want plain text.
-  if (!process.stdout.isTTY) process.env.NO_COLOR ??= "1";
+  // Not for the daemon: node:tty costs a long-running process about 6 MB, and it prints no help.
+  if (process.argv[2] !== "daemon") {
+    const { isatty } = await import("node:tty");
+    if (!isatty(1)) process.env.NO_COLOR ??= "1";
+  }
   const { runCli } = await import("./cli/main.ts");
   await runCli();
 }

@@ -10,8 +10,7 @@ import { PROTOCOL_VERSION, type Request, type Response } from "../protocol/messa
 import type { Logger } from "../util/log.ts";
 import { VERSION } from "../version.ts";
 import type { Backend, ClusterStatus } from "../cluster/backend.ts";
-import { GossipBackend } from "../gossip/gossip-backend.ts";
-import { loadKeyring } from "../gossip/keyring.ts";
+import { CheckpointService } from "./checkpoint-service.ts";
 import { RUN_CHECK_MS, runGone } from "./criu-runs.ts";
 import { IpcServer } from "./ipc-server.ts";
 import { prepareSocketPath, restrictSocket } from "./local-socket.ts";
@@ -44,11 +43,20 @@ export class Daemon {
   /** Peer federation, when [cluster] is set. */
   #backend: Backend | undefined;
   #runCheck: ReturnType<typeof setInterval> | undefined;
+  /** `checkpoint`, `restore` and `operations` (docs/checkpoint.md). */
+  readonly checkpoints: CheckpointService;
 
   constructor(readonly opts: DaemonOptions) {
     this.#now = opts.now ?? Date.now;
     const cluster = opts.config.cluster;
     this.engine = new BarrierEngine(groupSpecs(opts.config), cluster ? { node: cluster.node } : {});
+    this.checkpoints = new CheckpointService({
+      node: cluster?.node ?? "local",
+      config: opts.config,
+      log: opts.log,
+      groupView: (g) => this.engine.groups().find((x) => x.name === g),
+      now: this.#now,
+    });
     this.#server = new IpcServer({ handle: (r, id) => this.#handle(r, id), gone: (id) => this.#gone(id) }, opts.log);
   }
 
@@ -95,6 +103,9 @@ export class Daemon {
         `[cluster] is set in ${this.opts.config.source} but cluster.key_file is not: peer traffic must be authenticated. Create a key with "criu-coordinator keygen > /etc/criu-coordinator/cluster.key" on one node, copy it to every node, and set key_file`,
       );
     }
+    // Loaded only for a cluster: node:crypto and node:os cost a local-only daemon memory.
+    const { loadKeyring } = await import("../gossip/keyring.ts");
+    const { GossipBackend } = await import("../gossip/gossip-backend.ts");
     const keys = await loadKeyring(c.keyFile);
     const backend = new GossipBackend({
       node: c.node,
@@ -104,10 +115,12 @@ export class Daemon {
       keys,
       engine: this.engine,
       dispatch: (fx) => this.#apply(fx),
+      onRequest: (_from, body) => this.checkpoints.onPeer(body),
       log: this.opts.log,
     });
     await backend.start();
     this.#backend = backend;
+    this.checkpoints.attach(backend);
     const synced = await backend.synced(RECOVERY_MS);
     this.opts.log.info(`cluster: node ${c.node} at ${backend.address}, ${c.peers.length} seed peer(s), ${synced ? "state synced from a peer" : "no peer answered yet"}`);
   }
@@ -148,6 +161,7 @@ export class Daemon {
       config: this.opts.config.source,
       socket: this.opts.config.daemon.socket,
       waiting: this.engine.waitingCount,
+      operations: this.engine.openOperations,
       groups: this.engine.groups(),
       ...(this.#compat ? { compat: this.#compat.status() } : {}),
       ...(this.#backend ? { cluster: this.#backend.status() } : {}),
@@ -169,6 +183,12 @@ export class Daemon {
           message: aborted ? `Aborted the operation of group "${req.group}" in flight` : `Group "${req.group}" has no operation in flight`,
         };
       }
+      case "checkpoint":
+      case "restore":
+      case "operation":
+      case "operations":
+        void this.checkpoints.handle(req).then((res) => this.#server.reply(callId, res));
+        return undefined;
       case "arrive":
         this.opts.log.debug(`${req.group}/${req.participant} arrived at ${req.hook}${req.pid ? ` (pid ${req.pid})` : ""}`);
         this.#apply(this.engine.arrive(now, { callId, group: req.group, participant: req.participant, hook: req.hook, attempt: req.attempt }));
