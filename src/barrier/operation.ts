@@ -100,12 +100,21 @@ export class Operation {
     const waitingBy = new Map<string, Waiter>();
     for (const w of this.waiters.values()) waitingBy.set(w.participant, w);
     const participants: ParticipantView[] = this.spec.members.map((name) => {
-      const w = waitingBy.get(name);
+      // A waiter held here, or (federated) a participant whose call another node holds: it waits
+      // at a barrier or commit hook its blockers have not reached.
+      const p = this.progress.get(name);
+      const info = p && this.isOpen ? hookInfo(this.kind, p.hook) : undefined;
+      const w =
+        waitingBy.get(name) ??
+        (info && info.role !== "progress"
+          ? { callId: "", participant: name, hook: p!.hook, rank: info.rank, since: p!.at, deadline: Infinity, commit: info.role === "commit" }
+          : undefined);
+      const waitingFor = w ? this.blockersOf(w) : [];
       return {
         name,
-        hook: this.progress.get(name)?.hook ?? null,
-        waitingAt: w?.hook ?? null,
-        waitingFor: w ? this.blockersOf(w) : [],
+        hook: p?.hook ?? null,
+        waitingAt: waitingFor.length > 0 || waitingBy.has(name) ? w!.hook : null,
+        waitingFor,
         ...(this.owners.has(name) ? { node: this.owners.get(name) } : {}),
       };
     });

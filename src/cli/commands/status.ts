@@ -31,7 +31,8 @@ export default defineCommand({
 });
 
 export function renderStatus(s: Record<string, unknown>): string {
-  const out = [`criu-coordinator ${s.version} (pid ${s.pid}), config ${s.config}, ${s.waiting} hook call(s) waiting`];
+  const inFlight = s.operations === undefined ? "" : `, ${s.operations} operation(s) in flight`;
+  const out = [`criu-coordinator ${s.version} (pid ${s.pid}), config ${s.config}${inFlight}, ${s.waiting} hook call(s) waiting`];
   const cluster = s.cluster as { node: string; nodes: { name: string; addr: string; state: string; self?: boolean }[] } | undefined;
   if (cluster) {
     out.push("", `CLUSTER (this node: ${cluster.node})`);
