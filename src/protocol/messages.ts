@@ -3,6 +3,7 @@
  * a version it does not speak with an error naming the versions it does.
  */
 import type { ResultCode } from "../barrier/types.ts";
+import type { OperationSnapshot, StoredOperation } from "../operations/types.ts";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -32,7 +33,39 @@ export interface AbortRequest {
   readonly reason: string;
 }
 
-export type Request = ArriveRequest | StatusRequest | AbortRequest;
+/** Checkpoints every member of a group on its node (docs/checkpoint.md); answered with an operation. */
+export interface CheckpointRequest {
+  readonly v: 1;
+  readonly type: "checkpoint";
+  readonly group: string;
+  readonly leaveRunning?: boolean;
+  /** Absolute directory for the operation's images on every node (default: per-operation). */
+  readonly dir?: string;
+}
+
+/** Restores every member of a group from one checkpoint operation (default: the newest). */
+export interface RestoreRequest {
+  readonly v: 1;
+  readonly type: "restore";
+  readonly group: string;
+  readonly from?: string;
+}
+
+/** Progress of an operation this daemon started. */
+export interface OperationRequest {
+  readonly v: 1;
+  readonly type: "operation";
+  readonly id: string;
+}
+
+/** Operations whose images the cluster's nodes hold. */
+export interface OperationsRequest {
+  readonly v: 1;
+  readonly type: "operations";
+  readonly group?: string;
+}
+
+export type Request = ArriveRequest | StatusRequest | AbortRequest | CheckpointRequest | RestoreRequest | OperationRequest | OperationsRequest;
 
 export interface ResultResponse {
   readonly v: 1;
@@ -54,7 +87,22 @@ export interface ErrorResponse {
   readonly message: string;
 }
 
-export type Response = ResultResponse | StatusResponse | ErrorResponse;
+/** An operation's snapshot (src/operations/types.ts OperationSnapshot). */
+export interface OperationResponse {
+  readonly v: 1;
+  readonly type: "operation";
+  readonly operation: OperationSnapshot;
+}
+
+/** Every node's copy of each operation, and the nodes that did not answer. */
+export interface OperationsResponse {
+  readonly v: 1;
+  readonly type: "operations";
+  readonly operations: readonly StoredOperation[];
+  readonly unreachable: readonly string[];
+}
+
+export type Response = ResultResponse | StatusResponse | ErrorResponse | OperationResponse | OperationsResponse;
 
 const LIMIT = 256; // longest name, hook or attempt accepted
 
@@ -78,9 +126,27 @@ export function parseRequest(raw: unknown): Request | string {
       if (!shortString(r.group)) return `Field "group" must be a non-empty string of at most ${LIMIT} characters`;
       if (typeof r.reason !== "string" || r.reason.length > 1024) return `Field "reason" must be a string of at most 1024 characters`;
       return r as unknown as AbortRequest;
+    case "checkpoint":
+      if (!shortString(r.group)) return `Field "group" must be a non-empty string of at most ${LIMIT} characters`;
+      if (r.leaveRunning !== undefined && typeof r.leaveRunning !== "boolean") return `Field "leaveRunning" must be a boolean`;
+      if (r.dir !== undefined && !(typeof r.dir === "string" && r.dir.startsWith("/") && r.dir.length <= 4096)) return `Field "dir" must be an absolute path`;
+      return r as unknown as CheckpointRequest;
+    case "restore":
+      if (!shortString(r.group)) return `Field "group" must be a non-empty string of at most ${LIMIT} characters`;
+      if (r.from !== undefined && !operationId(r.from)) return `Field "from" must be an operation id (letters, digits, ".", "_", "-")`;
+      return r as unknown as RestoreRequest;
+    case "operation":
+      return operationId(r.id) ? (r as unknown as OperationRequest) : `Field "id" must be an operation id (letters, digits, ".", "_", "-")`;
+    case "operations":
+      if (r.group !== undefined && !shortString(r.group)) return `Field "group" must be a non-empty string of at most ${LIMIT} characters`;
+      return r as unknown as OperationsRequest;
     default:
-      return `Unknown request type ${JSON.stringify(r.type)}; expected "arrive", "status" or "abort"`;
+      return `Unknown request type ${JSON.stringify(r.type)}; expected "arrive", "status", "abort", "checkpoint", "restore", "operation" or "operations"`;
   }
+}
+
+function operationId(v: unknown): v is string {
+  return typeof v === "string" && /^[A-Za-z0-9._-]{1,200}$/.test(v);
 }
 
 function shortString(v: unknown): v is string {

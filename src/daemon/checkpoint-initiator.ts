@@ -1,0 +1,193 @@
+/**
+ * The daemon a `checkpoint` or `restore` command talks to runs the operation across the cluster:
+ * it asks every node (itself included) to scan, refuses before anything is frozen when a node is
+ * unreachable or a member is not running, starts every node's CRIU runs at once, polls their
+ * progress for the CLI, and records the outcome in every node's manifest.
+ */
+import { join } from "node:path";
+import type { ClusterStatus } from "../cluster/backend.ts";
+import type { GroupConfig } from "../config/schema.ts";
+import type { RequestBody } from "../gossip/requests.ts";
+import { finalManifest, initialManifest, newestOf, outcomeOf, restoreProblems, withRestore } from "../operations/manifest.ts";
+import type { PeerCommand } from "../operations/peer.ts";
+import { memberDirName, type NodeScan, operationId, planCheckpoint } from "../operations/plan.ts";
+import type { Manifest, MemberProgress, OperationSnapshot, StoredOperation } from "../operations/types.ts";
+import type { Logger } from "../util/log.ts";
+import type { CheckpointNode } from "./checkpoint-node.ts";
+
+/** The cluster as the initiator needs it (GossipBackend provides both). */
+export interface PeerLink {
+  status(): ClusterStatus;
+  ask(node: string, body: RequestBody, timeoutMs: number): Promise<RequestBody>;
+}
+
+export interface InitiatorOptions {
+  readonly self: string;
+  readonly local: CheckpointNode;
+  readonly peers?: PeerLink;
+  readonly groups: readonly GroupConfig[];
+  readonly log: Logger;
+}
+
+/** Scan, start and list answers: a node that is slower is unreachable for our purpose. */
+const ASK_MS = 3_000;
+const POLL_MS = 250;
+/** A node silent for this long beyond the group timeout has lost its members' runs for us. */
+const SILENCE_GRACE_MS = 15_000;
+
+type Answers = { replies: Map<string, RequestBody>; unreachable: string[] };
+
+export class Initiator {
+  readonly #ops = new Map<string, OperationSnapshot>();
+  readonly #busy = new Set<string>();
+
+  constructor(readonly o: InitiatorOptions) {}
+
+  snapshot(id: string): OperationSnapshot | undefined {
+    return this.#ops.get(id);
+  }
+
+  /** Starts a checkpoint of `group`; the snapshot to poll, or why nothing was started. */
+  async checkpoint(group: string, leaveRunning: boolean, dir?: string): Promise<OperationSnapshot | string> {
+    const g = this.#group(group);
+    if (typeof g === "string") return g;
+    this.#busy.add(group);
+    try {
+      const { replies, unreachable } = await this.#askAll({ c: "scan", group });
+      const scans = [...replies].map(([node, r]) => ({ node, found: r.found, problems: r.problems, operationsDir: r.operationsDir }) as NodeScan & { operationsDir: string });
+      const plan = planCheckpoint(g.members, scans, unreachable);
+      if (!plan.ok) {
+        this.#busy.delete(group);
+        return `Refusing to checkpoint group "${group}"; nothing was frozen:\n${plan.problems.map((p) => `  - ${p}`).join("\n")}`;
+      }
+      const id = operationId(group, new Date());
+      const members: MemberProgress[] = plan.assignments.map((a) => {
+        const base = dir ?? join(scans.find((s) => s.node === a.node)!.operationsDir, id);
+        return { member: a.member, node: a.node, pid: a.pid, dir: join(base, memberDirName(a.member)), state: "planned", hook: null };
+      });
+      const manifest = initialManifest(id, group, new Date().toISOString(), leaveRunning, members);
+      const snap: OperationSnapshot = { id, kind: "checkpoint", group, checkpoint: id, state: "running", startedAt: manifest.createdAt, leaveRunning, members };
+      this.#ops.set(id, snap);
+      this.o.log.info(`${id}: checkpoint of ${members.map((m) => `${m.member}@${m.node} (pid ${m.pid})`).join(", ")}`);
+      const starts = manifest.nodes.map((node) => {
+        const targets = plan.assignments.filter((a) => a.node === node).map((a) => ({ member: a.member, pid: a.pid }));
+        return this.#call(node, { c: "dump", manifest, targets, ...(dir ? { dir } : {}) });
+      });
+      void this.#follow(snap, g, starts, manifest);
+      return snap;
+    } catch (e) {
+      this.#busy.delete(group);
+      throw e;
+    }
+  }
+
+  /** Starts a restore of `group` from `from` (default: its newest checkpoint). */
+  async restore(group: string, from?: string): Promise<OperationSnapshot | string> {
+    const g = this.#group(group);
+    if (typeof g === "string") return g;
+    this.#busy.add(group);
+    try {
+      const refuse = (problems: string[]) => {
+        this.#busy.delete(group);
+        return `Refusing to restore group "${group}"; nothing was started:\n${problems.map((p) => `  - ${p}`).join("\n")}`;
+      };
+      const listed = await this.#askAll({ c: "list", group });
+      const copies = [...listed.replies.values()].flatMap((r) => r.operations as StoredOperation[]);
+      const chosen = from ? copies.find((c) => c.manifest.id === from)?.manifest : newestOf(group, copies);
+      if (!chosen) return refuse([...listed.unreachable, from ? `no reachable node holds operation ${from}` : `no reachable node holds a checkpoint of group ${group}`]);
+      const problems = [...listed.unreachable, ...restoreProblems(chosen.id, copies)];
+      const scan = await this.#askAll({ c: "scan", group });
+      for (const [node, r] of scan.replies) {
+        for (const f of r.found as NodeScan["found"]) problems.push(`member ${f.member} is running on node ${node} (pid ${f.roots.join(", ")}): restoring it would make a second copy; stop it first`);
+      }
+      if (problems.length > 0) return refuse([...new Set(problems)]);
+      const id = operationId(group, new Date());
+      const members: MemberProgress[] = chosen.members.map((m) => ({ member: m.member, node: m.node, pid: m.pid, dir: m.dir, state: "planned", hook: null }));
+      const snap: OperationSnapshot = { id, kind: "restore", group, checkpoint: chosen.id, state: "running", startedAt: new Date().toISOString(), members };
+      this.#ops.set(id, snap);
+      this.o.log.info(`${id}: restore of ${chosen.id}: ${members.map((m) => `${m.member}@${m.node}`).join(", ")}`);
+      const starts = chosen.nodes.map((node) =>
+        this.#call(node, { c: "restore", op: id, checkpoint: chosen.id, group, members: members.filter((m) => m.node === node).map((m) => m.member) }));
+      void this.#follow(snap, g, starts, chosen);
+      return snap;
+    } catch (e) {
+      this.#busy.delete(group);
+      throw e;
+    }
+  }
+
+  /** Every operation the reachable nodes hold, one entry per node copy. */
+  async list(group?: string): Promise<{ operations: StoredOperation[]; unreachable: string[] }> {
+    const { replies, unreachable } = await this.#askAll({ c: "list", ...(group ? { group } : {}) });
+    return { operations: [...replies.values()].flatMap((r) => r.operations as StoredOperation[]), unreachable };
+  }
+
+  #group(group: string): GroupConfig | string {
+    const g = this.o.groups.find((x) => x.name === group);
+    if (!g) return `Group "${group}" is not configured (known: ${this.o.groups.map((x) => x.name).join(", ") || "none"})`;
+    if (this.#busy.has(group)) return `An operation of group "${group}" is already running from this node`;
+    return g;
+  }
+
+  /** Follows the nodes' runs until every member ended, then records the outcome everywhere. */
+  async #follow(snap: OperationSnapshot, g: GroupConfig, starts: Promise<RequestBody>[], manifest: Manifest): Promise<void> {
+    const nodes = [...new Set(snap.members.map((m) => m.node))];
+    let members = [...snap.members];
+    const started = await Promise.all(starts.map((p) => p.catch((e: Error) => ({ error: e.message }))));
+    started.forEach((r, i) => {
+      if (typeof r.error !== "string") return;
+      members = members.map((m) => (m.node === nodes[i] ? { ...m, state: "failed", message: r.error as string } : m));
+    });
+    const heard = new Map(nodes.map((n) => [n, Date.now()]));
+    while (outcomeOf(members).state === "running") {
+      await Bun.sleep(POLL_MS);
+      await Promise.all(nodes.map(async (node) => {
+        if (!members.some((m) => m.node === node && (m.state === "running" || m.state === "planned"))) return;
+        const r = await this.#call(node, { c: "report", op: snap.id }).catch(() => undefined);
+        if (r && Array.isArray(r.members)) {
+          heard.set(node, Date.now());
+          for (const p of r.members as MemberProgress[]) members = members.map((m) => (m.member === p.member ? p : m));
+        } else if (Date.now() - heard.get(node)! > g.timeoutMs + SILENCE_GRACE_MS) {
+          members = members.map((m) => (m.node === node && m.state !== "ok" && m.state !== "failed" ? { ...m, state: "unknown" } : m));
+        }
+      }));
+      this.#ops.set(snap.id, { ...this.#ops.get(snap.id)!, members });
+    }
+    const out = outcomeOf(members);
+    const endedAt = new Date().toISOString();
+    const final =
+      snap.kind === "checkpoint"
+        ? finalManifest(manifest, endedAt, members)
+        : withRestore(manifest, { id: snap.id, at: endedAt, outcome: out.state === "committed" ? "committed" : "failed", ...(out.reason ? { reason: out.reason } : {}) });
+    await Promise.all(final.nodes.map((n) => this.#call(n, { c: "finish", manifest: final }).catch((e: Error) => this.o.log.warn(`${snap.id}: node ${n} did not record the outcome: ${e.message}`))));
+    const message = out.state === "committed" ? `every member ${snap.kind === "checkpoint" ? "was checkpointed" : "was restored"}` : (out.reason ?? "some member failed");
+    this.#ops.set(snap.id, { ...this.#ops.get(snap.id)!, members, state: out.state, endedAt, message });
+    this.o.log.info(`${snap.id}: ${out.state}: ${message}`);
+    this.#busy.delete(snap.group);
+  }
+
+  /** Asks every cluster node (this one included); dead or silent nodes are listed as unreachable. */
+  async #askAll(cmd: PeerCommand): Promise<Answers> {
+    const nodes = this.o.peers?.status().nodes ?? [{ name: this.o.self, addr: "", state: "alive" as const, self: true }];
+    const replies = new Map<string, RequestBody>();
+    const unreachable: string[] = [];
+    await Promise.all(nodes.map(async (n) => {
+      const where = n.addr ? `node ${n.name} (${n.addr})` : `node ${n.name}`;
+      if (n.state === "dead") return void unreachable.push(`${where} is unreachable: declared dead by failure detection`);
+      try {
+        const r = await this.#call(n.name, cmd);
+        if (typeof r.error === "string") unreachable.push(`${where}: ${r.error}`);
+        else replies.set(n.name, r);
+      } catch (e) {
+        unreachable.push(`${where} is unreachable: ${(e as Error).message}`);
+      }
+    }));
+    return { replies, unreachable: unreachable.sort() };
+  }
+
+  #call(node: string, cmd: PeerCommand): Promise<RequestBody> {
+    if (node === this.o.self) return this.o.local.handle(cmd);
+    if (!this.o.peers) return Promise.reject(new Error(`node ${node} is not this node and there is no cluster`));
+    return this.o.peers.ask(node, cmd as unknown as RequestBody, ASK_MS);
+  }
+}
