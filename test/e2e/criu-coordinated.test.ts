@@ -14,52 +14,40 @@ import {
   criuDump,
   criuRestore,
   type CriuWay,
-  e2eSkipReason,
-  ensureBinary,
+  coordinatedSkipReason,
+  expectBothKeptRunning,
   expectCriuOk,
   expectHealthy,
+  expectNoLeftovers,
+  groupOperation,
   hooks,
   isRunning,
   Lab,
+  pairGroupToml,
   lastProgress,
   LOG_HOOK,
-  type Node,
-  processesUnder,
   procState,
   readDumpStats,
-  type TcpNode,
+  type Side,
   waitFor,
   waitReaped,
   waitStreamGrows,
 } from "./harness.ts";
 
-let skipReason = await e2eSkipReason();
-if (!skipReason) {
-  try {
-    ensureBinary();
-  } catch (e) {
-    skipReason = `cannot build dist/criu-coordinator: ${(e as Error).message}`;
-  }
-}
+const skipReason = await coordinatedSkipReason();
 if (skipReason) console.warn(`SKIPPING coordinated CRIU e2e tests: ${skipReason}`);
 const e2e = test.skipIf(skipReason !== null);
 
 const TEST_TIMEOUT_MS = 60_000;
 /** The group timeout in the config; fault cases must end well within it plus a margin. */
 const GROUP_TIMEOUT_S = 10;
-const PAIR = `[[group]]\nname = "pair"\nmembers = ["tcp-server", "tcp-client"]\ntimeout = "${GROUP_TIMEOUT_S}s"\n`;
+const PAIR = pairGroupToml(GROUP_TIMEOUT_S);
 
 let lab: Lab | null = null;
 afterEach(async () => {
   await lab?.cleanup();
   lab = null;
 });
-
-interface Side {
-  node: Node;
-  w: TcpNode;
-  img: string;
-}
 
 async function setUp(name: string): Promise<{ lab: Lab; daemon: CoordinatorDaemon; sides: [Side, Side] }> {
   const l = new Lab(name);
@@ -75,25 +63,7 @@ async function setUp(name: string): Promise<{ lab: Lab; daemon: CoordinatorDaemo
 }
 
 /** The group's operation as `status --json` shows it. */
-async function operation(daemon: CoordinatorDaemon): Promise<Record<string, unknown> | undefined> {
-  const st = (await daemon.status()) as { groups?: { name: string; operation?: Record<string, unknown> }[] };
-  return st.groups?.find((g) => g.name === "pair")?.operation;
-}
-
-/** Neither side was dumped: both processes still run and keep exchanging data, cleanly. */
-async function expectBothKeptRunning(sides: Side[]): Promise<void> {
-  for (const s of sides) expect(isRunning(s.w.pid), `${s.w.comm} still running`).toBe(true);
-  const now = sides.map((s) => lastProgress(s.w.log()).rx);
-  await waitStreamGrows(sides.map((s) => s.w), now, 100, 10_000);
-  for (const s of sides) expectHealthy(s.w);
-}
-
-/** No CRIU run or hook call of this lab is still alive. */
-function expectNoLeftovers(l: Lab): void {
-  const left = processesUnder(l.dir).filter((p) =>
-    p.comm === "criu" || (p.comm.startsWith("criu-coordinat") && !p.cmdline.includes(" daemon ")));
-  expect(left.map((p) => `${p.pid} ${p.cmdline}`)).toEqual([]);
-}
+const operation = (daemon: CoordinatorDaemon) => groupOperation(daemon, "pair");
 
 describe("coordinated CRIU (one daemon)", () => {
   for (const way of ["c1", "c2"] as const satisfies CriuWay[]) {
@@ -120,7 +90,7 @@ describe("coordinated CRIU (one daemon)", () => {
       expect(await operation(daemon)).toMatchObject({ kind: "restore", phase: { state: "committed" } });
       await waitStreamGrows(sides.map((s) => s.w), atDump, 200, 20_000);
       for (const s of sides) expectHealthy(s.w);
-      expectNoLeftovers(l);
+      expectNoLeftovers(l.dir);
     }, TEST_TIMEOUT_MS);
   }
 
@@ -132,7 +102,7 @@ describe("coordinated CRIU (one daemon)", () => {
     for (const s of sides) expect(readDumpStats(s.img)!.pagesWritten).toBeGreaterThan(0);
     expect(await operation(daemon)).toMatchObject({ kind: "dump", phase: { state: "committed" } });
     await expectBothKeptRunning(sides);
-    expectNoLeftovers(l);
+    expectNoLeftovers(l.dir);
   }, TEST_TIMEOUT_MS);
 
   const HOOK_FAULTS = [
@@ -163,7 +133,7 @@ describe("coordinated CRIU (one daemon)", () => {
       expect(hooks(join(l.dir, "hooks-b.log")).map((h) => h.action)).toEqual([...f.failingSideHooks]);
       expect(ms).toBeLessThan((GROUP_TIMEOUT_S + 5) * 1000);
       await expectBothKeptRunning(sides);
-      expectNoLeftovers(l);
+      expectNoLeftovers(l.dir);
       expect(await operation(daemon)).toMatchObject({ kind: "dump" });
       expect(JSON.stringify(await operation(daemon))).not.toContain("committed");
       // The daemon says what happened: the round aborted.
@@ -194,7 +164,7 @@ describe("coordinated CRIU (one daemon)", () => {
     expect(dumps[1]!.code).not.toBe(0);
     expect(ms).toBeLessThan((GROUP_TIMEOUT_S + 5) * 1000);
     await expectBothKeptRunning(sides);
-    expectNoLeftovers(l);
+    expectNoLeftovers(l.dir);
     expect(JSON.stringify(await operation(daemon))).not.toContain("committed");
     expect(daemon.log).toMatch(/pair#1 aborted: .*tcp-server/);
   }, TEST_TIMEOUT_MS);
@@ -211,7 +181,7 @@ describe("coordinated CRIU (one daemon)", () => {
     expect(ms).toBeGreaterThan(GROUP_TIMEOUT_S * 1000 - 500);
     expect(ms).toBeLessThan((GROUP_TIMEOUT_S + 5) * 1000);
     await expectBothKeptRunning(sides);
-    expectNoLeftovers(l);
+    expectNoLeftovers(l.dir);
     expect(daemon.log).toMatch(/pair#1 aborted: .*tcp-client/);
   }, TEST_TIMEOUT_MS);
 
@@ -231,7 +201,7 @@ describe("coordinated CRIU (one daemon)", () => {
     expect(d.code).not.toBe(0);
     expect(ms).toBeLessThan((GROUP_TIMEOUT_S + 5 + 3) * 1000);
     await expectBothKeptRunning(sides);
-    expectNoLeftovers(l);
+    expectNoLeftovers(l.dir);
   }, TEST_TIMEOUT_MS);
 
   e2e("c1: a pre-restore failure on one side fails both restores, nothing half-restored runs, and a retry of both restores the stream", async () => {
@@ -267,7 +237,7 @@ describe("coordinated CRIU (one daemon)", () => {
       console.log(`${s.w.comm}: state ${seen} right after the failed restore, dead after ${(performance.now() - t0).toFixed(0)} ms`);
       expect(lastProgress(s.w.log()).rx, `${s.w.comm} ran after the failed restore`).toBe(atDump[sides.indexOf(s)]!);
     }
-    expectNoLeftovers(l);
+    expectNoLeftovers(l.dir);
     expect(daemon.log).toMatch(/pair#\d+ aborted: /);
 
     // The images are intact and the nodes still locked: restoring both again works, once the

@@ -9,7 +9,7 @@
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CoordinatorDaemon } from "./support/coordinator.ts";
+import { CoordinatorDaemon, type DaemonStartOptions, ensureBinary } from "./support/coordinator.ts";
 import { criuBinary } from "./support/criu.ts";
 import { createNodePair, destroyNetns, listOurNetns, type Node, NETNS_PREFIX, sweepStaleNetns } from "./support/netns.ts";
 import { mustRun, processesUnder, run, runSync, signal, waitFor } from "./support/proc.ts";
@@ -19,8 +19,10 @@ import { startInNode, type Workload } from "./support/workload.ts";
 export * from "./support/coordinator.ts";
 export * from "./support/criu.ts";
 export * from "./support/expect.ts";
+export * from "./support/federation.ts";
 export * from "./support/netns.ts";
 export * from "./support/proc.ts";
+export * from "./support/scenario.ts";
 export * from "./support/tcp-log.ts";
 export * from "./support/workload.ts";
 
@@ -49,6 +51,18 @@ export async function e2eSkipReason(): Promise<string | null> {
   const check = await run([criu, "check"]);
   if (check.code !== 0) return `'${criu} check' fails: ${check.stderr.trim().split("\n").at(-1)}`;
   return null;
+}
+
+/** Why the coordinated e2e tests cannot run: e2eSkipReason(), or dist/criu-coordinator cannot be built. */
+export async function coordinatedSkipReason(): Promise<string | null> {
+  const reason = await e2eSkipReason();
+  if (reason) return reason;
+  try {
+    ensureBinary();
+    return null;
+  } catch (e) {
+    return `cannot build dist/criu-coordinator: ${(e as Error).message}`;
+  }
 }
 
 const liveNetns = new Set<string>();
@@ -87,9 +101,12 @@ export class Lab {
     return p;
   }
 
-  /** Starts a coordinator daemon whose config has the `[daemon]` section plus `groupsToml`. */
-  async coordinator(groupsToml: string): Promise<CoordinatorDaemon> {
-    const d = await CoordinatorDaemon.start(this.path(`coord-${this.#daemons.length}`), groupsToml);
+  /**
+   * Starts a coordinator daemon whose config has the `[daemon]` section plus `groupsToml`;
+   * `opts.netnsPath` runs it inside a node (see federate() for one daemon per node).
+   */
+  async coordinator(groupsToml: string, opts: DaemonStartOptions = {}): Promise<CoordinatorDaemon> {
+    const d = await CoordinatorDaemon.start(this.path(`coord-${this.#daemons.length}`), groupsToml, opts);
     this.#daemons.push(d);
     return d;
   }

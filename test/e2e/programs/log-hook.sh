@@ -5,6 +5,8 @@
 #                         (state of CRTOOLS_INIT_PID: R/S running, t frozen, gone)
 #   HOOK_FAIL_AT="a b"    hook names at which to exit non-zero
 #   HOOK_FAIL_RC=1        exit code used for those
+#   HOOK_SLEEP_AT="a b"   hook names at which to sleep HOOK_SLEEP_S seconds (default 2) after logging,
+#                         holding CRIU there: the window in which a test injects a fault
 # CRIU closes stdin and sends our stdout/stderr to its -o log.
 action=${CRTOOLS_SCRIPT_ACTION:-unset}
 state=none
@@ -15,6 +17,9 @@ fi
 if [ -n "${HOOK_LOG:-}" ]; then
   echo "$action init_pid=${CRTOOLS_INIT_PID:-none} state=$state" >>"$HOOK_LOG"
 fi
+for h in ${HOOK_SLEEP_AT:-}; do
+  [ "$h" = "$action" ] && sleep "${HOOK_SLEEP_S:-2}"
+done
 for h in ${HOOK_FAIL_AT:-}; do
   if [ "$h" = "$action" ]; then
     echo "log-hook: failing on purpose at $action" >&2

@@ -10,6 +10,12 @@ import { run, waitFor } from "./proc.ts";
 
 export { BIN as COORDINATOR_BIN, ensureBinary };
 
+/** Where and how a daemon is started. */
+export interface DaemonStartOptions {
+  /** Run the daemon inside this network namespace (`/run/netns/X`), as a node's daemon. */
+  netnsPath?: string;
+}
+
 /** A running `criu-coordinator daemon` and the configuration it was started with. */
 export class CoordinatorDaemon {
   readonly configPath: string;
@@ -17,11 +23,13 @@ export class CoordinatorDaemon {
   readonly proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
   #log = "";
 
-  private constructor(dir: string, groupsToml: string) {
+  private constructor(dir: string, groupsToml: string, opts: DaemonStartOptions) {
     this.configPath = join(dir, "config.toml");
     this.socket = join(dir, "coord.sock");
     writeFileSync(this.configPath, `[daemon]\nsocket = "${this.socket}"\nlog_level = "debug"\n\n${groupsToml}`);
-    this.proc = Bun.spawn([ensureBinary(), "daemon", "--config", this.configPath], {
+    // nsenter --net only switches the netns: the socket in the lab dir stays reachable from the host.
+    const prefix = opts.netnsPath ? ["nsenter", `--net=${opts.netnsPath}`] : [];
+    this.proc = Bun.spawn([...prefix, ensureBinary(), "daemon", "--config", this.configPath], {
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
@@ -35,9 +43,12 @@ export class CoordinatorDaemon {
     for await (const chunk of s) this.#log += dec.decode(chunk);
   }
 
-  /** Writes the config (daemon section + `groupsToml`) into `dir`, starts the daemon, waits until it answers. */
-  static async start(dir: string, groupsToml: string): Promise<CoordinatorDaemon> {
-    const d = new CoordinatorDaemon(dir, groupsToml);
+  /**
+   * Writes the config (daemon section + `groupsToml`, which may hold a `[cluster]` table) into
+   * `dir`, starts the daemon, waits until it answers.
+   */
+  static async start(dir: string, groupsToml: string, opts: DaemonStartOptions = {}): Promise<CoordinatorDaemon> {
+    const d = new CoordinatorDaemon(dir, groupsToml, opts);
     await waitFor("the coordinator daemon to answer status", async () => {
       if (d.proc.exitCode !== null) throw new Error(`Daemon exited with ${d.proc.exitCode}: ${d.log}`);
       return existsSync(d.socket) && (await d.status().catch(() => null)) !== null;
