@@ -2,8 +2,12 @@
  * Finds a group's members among this node's processes: every process in /proc is identified the
  * way a hook call identifies CRTOOLS_INIT_PID (src/identity), and the topmost match of each member
  * is its root (src/operations/plan.ts). Container names are looked up once per container.
+ *
+ * Only processes in the daemon's own network namespace count: the daemon runs CRIU in that
+ * namespace, so CRIU locks just the member's TCP connections there and restores them there. A
+ * process in another network namespace (a container) needs the container engine instead.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { buildIdentifyReport } from "../identity/explain.ts";
 import { findNameSources, type NameSource } from "../identity/names.ts";
 import { type FoundMember, type MatchedProcess, rootsOf } from "../operations/plan.ts";
@@ -20,8 +24,10 @@ export function scanMembers(group: string, groups: Groups, procRoot = "/proc"): 
     return n;
   };
   const matched: MatchedProcess[] = [];
+  const ownNet = netns(`${procRoot}/self`);
   for (const entry of readdirSync(procRoot)) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    if (netns(`${procRoot}/${entry}`) !== ownNet) continue;
     const p = readProcess(procRoot, Number(entry));
     if (!p) continue;
     const allRoot = p.cgroupText.split("\n").every((l) => l === "" || l.endsWith(":/"));
@@ -41,6 +47,14 @@ function readProcess(procRoot: string, pid: number): { comm: string; ppid: numbe
   const fields = stat.slice(close + 2).split(" ");
   if (fields[0] === "Z" || fields[0] === "X") return undefined;
   return { comm: stat.slice(stat.indexOf("(") + 1, close), ppid: Number(fields[1]), cgroupText: readOr(`${procRoot}/${pid}/cgroup`) };
+}
+
+function netns(procDir: string): string {
+  try {
+    return readlinkSync(`${procDir}/ns/net`);
+  } catch {
+    return "";
+  }
 }
 
 function readOr(path: string): string {

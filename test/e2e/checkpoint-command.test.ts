@@ -1,0 +1,161 @@
+/**
+ * `criu-coordinator checkpoint` and `restore` across two nodes: one real daemon per network
+ * namespace (federated by gossip over a bridge, as in test/cluster/daemons.test.ts), a TCP pair
+ * (tcp-node.py) with one side on each node, real CRIU run by the daemons themselves. One command
+ * checkpoints both sides, one restores them, and the stream goes on; with one node's daemon gone
+ * the checkpoint is refused before anything is frozen.
+ */
+import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { ensureBinary } from "../support/binary.ts";
+import { Lab as ClusterLab } from "../cluster/netns.ts";
+import { e2eSkipReason, PROGRAMS } from "./harness.ts";
+import { expectHealthy, waitStreamGrows } from "./support/expect.ts";
+import { destroyNetns, type Node } from "./support/netns.ts";
+import { isRunning, nsInode, run, waitFor } from "./support/proc.ts";
+import { lastProgress, readTcpLog, type TcpNode } from "./support/tcp-log.ts";
+import { startInNode } from "./support/workload.ts";
+
+const skipReason = await e2eSkipReason();
+if (skipReason) console.warn(`SKIPPING checkpoint command e2e tests: ${skipReason}`);
+const e2e = test.skipIf(skipReason !== null);
+const TEST_TIMEOUT_MS = 90_000;
+
+interface Daemon {
+  name: string;
+  config: string;
+  ops: string;
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  log: () => string;
+}
+
+let lab: ClusterLab | undefined;
+let dir: string | undefined;
+let daemons: Daemon[] = [];
+afterEach(() => {
+  for (const d of daemons) d.proc.kill("SIGKILL");
+  // Kills every workload and restored copy inside the nodes, then removes them.
+  for (const ns of lab?.namespaces ?? []) destroyNetns(ns);
+  lab?.destroy();
+  if (dir && process.env.E2E_KEEP !== "1") rmSync(dir, { recursive: true, force: true });
+  lab = undefined;
+  dir = undefined;
+  daemons = [];
+});
+beforeAll(() => void (skipReason ? undefined : ensureBinary()), 120_000);
+
+const BIN = () => ensureBinary();
+
+/** Two nodes on a bridge, a daemon in each, and the TCP pair: server on n1, client on n2. */
+async function setUp(): Promise<{ server: TcpNode; client: TcpNode }> {
+  lab = new ClusterLab();
+  dir = mkdtempSync(join(tmpdir(), "cce2e-ckpt-"));
+  const addrs = lab.build(2);
+  const keyFile = join(dir, "cluster.key");
+  writeFileSync(keyFile, `${lab.key}\n`, { mode: 0o600 });
+  for (let i = 1; i <= 2; i++) {
+    const config = join(dir, `n${i}.toml`);
+    const ops = join(dir, `ops-n${i}`);
+    const peers = addrs.filter((_, j) => j !== i - 1).map((a) => `"${a}"`).join(", ");
+    writeFileSync(
+      config,
+      `[daemon]\nsocket = "${join(dir, `n${i}.sock`)}"\nlog_level = "debug"\n\n[cluster]\nnode = "n${i}"\nlisten = "${addrs[i - 1]}"\npeers = [${peers}]\nkey_file = "${keyFile}"\n\n` +
+        `[[group]]\nname = "pair"\nmembers = ["tcp-server", "tcp-client"]\ntimeout = "10s"\n`,
+    );
+    const proc = Bun.spawn(["nsenter", `--net=/run/netns/${lab.ns(i)}`, BIN(), "daemon", "--config", config], {
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, NO_COLOR: "1", CRIU_COORDINATOR_OPERATIONS_DIR: ops },
+    });
+    let text = "";
+    for (const s of [proc.stdout, proc.stderr]) void (async () => { for await (const c of s) text += new TextDecoder().decode(c); })();
+    daemons.push({ name: `n${i}`, config, ops, proc, log: () => text });
+  }
+  for (const d of daemons) {
+    await waitFor(`${d.name} to see both nodes alive`, async () => {
+      const r = await run([BIN(), "status", "--json", "--config", d.config]);
+      return r.code === 0 && JSON.parse(r.stdout).cluster?.nodes?.filter((n: { state: string }) => n.state === "alive").length === 2;
+    }, { timeoutMs: 20_000, everyMs: 200, state: d.log });
+  }
+  const node = (i: number): Node => {
+    const ns = lab!.ns(i);
+    return { label: `n${i}`, netns: ns, netnsPath: `/run/netns/${ns}`, inode: nsInode(`/run/netns/${ns}`)!, addr: `${lab!.subnet}.${i}` };
+  };
+  const tcp = async (i: number, name: string, args: string[]): Promise<TcpNode> => {
+    const exe = join(dir!, name);
+    symlinkSync(join(PROGRAMS, "tcp-node.py"), exe);
+    const logPath = join(dir!, `${name}.log`);
+    const { workload } = await startInNode(node(i), [exe, ...args, "--port", "7000", "--interval-ms", "5", "--name", name, "--log", logPath]);
+    return { ...workload, logPath, log: () => readTcpLog(logPath) };
+  };
+  const server = await tcp(1, "tcp-server", ["server", "--host", node(1).addr]);
+  const client = await tcp(2, "tcp-client", ["client", "--host", node(1).addr]);
+  await waitFor("both TCP nodes to exchange data", () => [server, client].every((n) => lastProgress(n.log()).rx > 10), { timeoutMs: 10_000 });
+  return { server, client };
+}
+
+async function cli(d: Daemon, ...args: string[]) {
+  const r = await run([BIN(), ...args, "--config", d.config], { ...process.env, NO_COLOR: "1" });
+  return { ...r, out: r.stdout + r.stderr };
+}
+
+describe("checkpoint and restore commands (two nodes)", () => {
+  e2e("one checkpoint command dumps both sides on their nodes, one restore command brings them back: the TCP stream continues", async () => {
+    const { server, client } = await setUp();
+    const [n1, n2] = daemons as [Daemon, Daemon];
+    const ck = await cli(n1, "checkpoint", "pair");
+    console.log(`checkpoint: exit ${ck.code} after ${ck.ms.toFixed(0)} ms\n${ck.out}`);
+    expect(ck.code, `${ck.out}\n${n1.log()}\n${n2.log()}`).toBe(0);
+    expect(ck.out).toContain("tcp-server on n1: done");
+    expect(ck.out).toContain("tcp-client on n2: done");
+    const id = /Checkpoint (\S+) of group "pair"/.exec(ck.out)![1]!;
+    expect(ck.out).toContain(`n1:${join(n1.ops, id, "tcp-server")}`);
+    expect(ck.out).toContain(`n2:${join(n2.ops, id, "tcp-client")}`);
+    for (const w of [server, client]) await waitFor(`${w.comm} to be gone after the dump`, () => !isRunning(w.pid), { timeoutMs: 3_000 });
+    const atDump = [server, client].map((w) => lastProgress(w.log()).rx);
+
+    const rs = await cli(n2, "restore", "pair");
+    console.log(`restore: exit ${rs.code} after ${rs.ms.toFixed(0)} ms\n${rs.out}`);
+    expect(rs.code, `${rs.out}\n${n1.log()}\n${n2.log()}`).toBe(0);
+    expect(rs.out).toContain(`from ${id}`);
+    await waitStreamGrows([server, client], atDump, 200, 20_000);
+    for (const w of [server, client]) expectHealthy(w);
+
+    const ls = await cli(n1, "operations", "pair", "--json");
+    expect(ls.code).toBe(0);
+    const copies = JSON.parse(ls.stdout).operations as { node: string; bytes: number; manifest: { id: string; outcome: string; restores: { outcome: string }[] } }[];
+    expect(copies.map((c) => [c.node, c.manifest.id, c.manifest.outcome, c.manifest.restores.map((r) => r.outcome)]).sort()).toEqual([
+      ["n1", id, "committed", ["committed"]],
+      ["n2", id, "committed", ["committed"]],
+    ]);
+    for (const c of copies) expect(c.bytes).toBeGreaterThan(100_000);
+
+    // Both sides run again: a second restore is refused, and says why.
+    const again = await cli(n1, "restore", "pair");
+    expect(again.code).toBe(1);
+    expect(again.out).toContain("member tcp-server is running on node n1");
+  }, TEST_TIMEOUT_MS);
+
+  e2e("with one node's daemon gone, checkpoint is refused before anything is frozen and names the node", async () => {
+    const { server, client } = await setUp();
+    const [n1, n2] = daemons as [Daemon, Daemon];
+    n2.proc.kill("SIGKILL");
+    await n2.proc.exited;
+    const ck = await cli(n1, "checkpoint", "pair");
+    console.log(`checkpoint with n2 down: exit ${ck.code} after ${ck.ms.toFixed(0)} ms\n${ck.out}`);
+    expect(ck.code).toBe(1);
+    expect(ck.out).toContain("nothing was frozen");
+    expect(ck.out).toMatch(/node n2 \(.*\) is unreachable/);
+    expect(ck.ms).toBeLessThan(10_000);
+    // Nothing ran: no images, both sides still running and connected.
+    expect(existsSync(n1.ops)).toBe(false);
+    expect(n1.log()).not.toContain("arrived at pre-dump");
+    for (const w of [server, client]) expect(isRunning(w.pid)).toBe(true);
+    await waitStreamGrows([server, client], [server, client].map((w) => lastProgress(w.log()).rx), 100, 10_000);
+    for (const w of [server, client]) expectHealthy(w);
+  }, TEST_TIMEOUT_MS);
+});
