@@ -41,7 +41,9 @@ export function finalManifest(m: Manifest, endedAt: string, members: readonly Me
 /** Committed only if every member's CRIU run succeeded; else which members did not. */
 export function outcomeOf(members: readonly MemberProgress[]): { state: OperationState; reason?: string } {
   if (members.some((m) => m.state === "planned" || m.state === "running")) return { state: "running" };
-  const bad = members.filter((m) => m.state !== "ok");
+  // Members whose own CRIU run failed first; those the coordinator aborted because of them after.
+  const aborted = (m: MemberProgress) => (m.message?.startsWith("criu-coordinator:") ? 1 : 0);
+  const bad = members.filter((m) => m.state !== "ok").sort((a, b) => aborted(a) - aborted(b));
   if (bad.length === 0) return { state: "committed" };
   return { state: "failed", reason: bad.map((m) => `${m.member} on ${m.node}: ${m.state === "unknown" ? "its node stopped answering" : (m.message ?? `CRIU exited ${m.code}`)}`).join("; ") };
 }

@@ -6,7 +6,7 @@
  * the checkpoint is refused before anything is frozen.
  */
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -157,5 +157,51 @@ describe("checkpoint and restore commands (two nodes)", () => {
     for (const w of [server, client]) expect(isRunning(w.pid)).toBe(true);
     await waitStreamGrows([server, client], [server, client].map((w) => lastProgress(w.log()).rx), 100, 10_000);
     for (const w of [server, client]) expectHealthy(w);
+  }, TEST_TIMEOUT_MS);
+});
+
+describe("checkpoint command (one node)", () => {
+  e2e("a member whose dump fails makes the checkpoint fail, the other member resumes, and restore refuses the images with the reason", async () => {
+    dir = mkdtempSync(join(tmpdir(), "cce2e-ckpt-"));
+    const config = join(dir, "c.toml");
+    const ops = join(dir, "ops");
+    writeFileSync(config, `[daemon]\nsocket = "${join(dir, "d.sock")}"\n\n[[group]]\nname = "duo"\nmembers = ["ck-alpha", "ck-bravo"]\ntimeout = "10s"\n`);
+    const proc = Bun.spawn([BIN(), "daemon", "--config", config], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, CRIU_COORDINATOR_OPERATIONS_DIR: ops } });
+    let text = "";
+    for (const s of [proc.stdout, proc.stderr]) void (async () => { for await (const c of s) text += new TextDecoder().decode(c); })();
+    const d: Daemon = { name: "local", config, ops, proc, log: () => text };
+    daemons.push(d);
+    for (const name of ["ck-alpha", "ck-bravo"]) copyFileSync("/bin/sleep", join(dir, name));
+    // ck-alpha is a session leader; ck-bravo shares the test runner's session, which CRIU
+    // refuses to dump without --shell-job: its dump fails before anything is frozen.
+    const alpha = Bun.spawn(["setsid", join(dir, "ck-alpha"), "600"], { stdio: ["ignore", "ignore", "ignore"] });
+    const bravo = Bun.spawn([join(dir, "ck-bravo"), "600"], { stdio: ["ignore", "ignore", "ignore"] });
+    try {
+      await waitFor("the daemon", async () => (await run([BIN(), "status", "--config", config])).code === 0, { timeoutMs: 10_000 });
+      const ck = await cli(d, "checkpoint", "duo");
+      console.log(`failing checkpoint: exit ${ck.code} after ${ck.ms.toFixed(0)} ms\n${ck.out}`);
+      expect(ck.code).toBe(1);
+      expect(ck.out).toMatch(/ck-bravo on local: failed: /);
+      expect(ck.ms).toBeLessThan(15_000);
+      for (const p of [alpha, bravo]) expect(isRunning(p.pid)).toBe(true);
+
+      const ls = await cli(d, "operations", "--json");
+      const [copy] = JSON.parse(ls.stdout).operations as { manifest: { id: string; outcome: string; reason: string } }[];
+      expect(copy?.manifest.outcome).toBe("failed");
+      expect(copy?.manifest.reason).toContain("ck-bravo on local");
+
+      alpha.kill("SIGKILL");
+      bravo.kill("SIGKILL");
+      await Promise.all([alpha.exited, bravo.exited]);
+      const rs = await cli(d, "restore", "duo");
+      console.log(`restore of the failed checkpoint: exit ${rs.code}\n${rs.out}`);
+      expect(rs.code).toBe(1);
+      expect(rs.out).toContain("the checkpoint did not commit everywhere: ");
+      expect(rs.out).toContain("ck-bravo on local: Error (criu/pstree.c:304): The root process");
+      expect(isRunning(alpha.pid)).toBe(false);
+    } finally {
+      alpha.kill("SIGKILL");
+      bravo.kill("SIGKILL");
+    }
   }, TEST_TIMEOUT_MS);
 });

@@ -20,6 +20,11 @@ describe("outcomeOf()", () => {
     expect(outcomeOf(states.map((s, i) => member(`m${i}`, "n1", s))).state).toBe(want);
   });
 
+  test("a member whose own CRIU run failed is named before those aborted because of it", () => {
+    const members = [member("a", "n1", "failed", { message: "criu-coordinator: g/a at post-dump: Operation g#1 aborted" }), member("b", "n2", "failed", { message: "Error (criu/pstree.c:304)" })];
+    expect(outcomeOf(members).reason).toBe("b on n2: Error (criu/pstree.c:304); a on n1: criu-coordinator: g/a at post-dump: Operation g#1 aborted");
+  });
+
   test("a failure names the member, its node and why", () => {
     expect(outcomeOf([member("a", "n1", "ok"), member("b", "n2", "failed", { message: "Timed out at pre-dump" })]).reason).toBe("b on n2: Timed out at pre-dump");
   });
