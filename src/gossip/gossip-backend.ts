@@ -24,7 +24,7 @@
  * participant's post-dump marker exists and no abort record does. See README-section.md.
  */
 import { networkInterfaces } from "node:os";
-import type { Effect, Publish } from "../barrier/types.ts";
+import type { Effect, OpRecord, Publish } from "../barrier/types.ts";
 import type { Backend, ClusterNode, ClusterStatus, FederatedEngine, Log } from "../cluster/backend.ts";
 import { type Clock, realClock, type Timer } from "./clock.ts";
 import { DEFAULT_GOSSIP, type GossipConfig, suspicionTimeoutMs } from "./config.ts";
@@ -133,8 +133,12 @@ export class GossipBackend implements Backend {
   }
 
   publish(effect: Publish): void {
+    const before = this.#replica.local(effect.record.group);
     const w = this.#replica.setLocal(effect.record);
-    if (this.#members) this.#pusher.push(this.#members.reachable(), w);
+    // A commit changes no progress, and every node decides it by the same rule on the same
+    // records: it serves only the disagreement check, so anti-entropy spreads it. Pushing it would
+    // cost N·(N−1) packets at the very moment every node answers its commit calls.
+    if (this.#members && !commitOnly(before, effect.record)) this.#pusher.push(this.#members.reachable(), w);
   }
 
   /** Sends a request to a peer and resolves with its reply (see requests.ts). */
@@ -370,4 +374,11 @@ export function advertiseFor(bound: string): string {
     for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return formatAddress(a.address, port);
   }
   return formatAddress("127.0.0.1", port);
+}
+
+/** `next` differs from `prev` only by the outcome "committed". */
+function commitOnly(prev: OpRecord | undefined, next: OpRecord): boolean {
+  if (!prev || next.outcome?.state !== "committed" || prev.outcome !== undefined || prev.epoch !== next.epoch) return false;
+  const keys = Object.keys(next.progress);
+  return keys.length === Object.keys(prev.progress).length && keys.every((k) => prev.progress[k] === next.progress[k]);
 }

@@ -21,6 +21,11 @@ export class Replica {
     this.#nodes.set(self, { gen: selfGen, records: new Map() });
   }
 
+  /** This node's current record of `group`, if any. */
+  local(group: string): OpRecord | undefined {
+    return this.#nodes.get(this.self)!.records.get(group);
+  }
+
   /** Records this node's own change. */
   setLocal(rec: OpRecord): WireRecord {
     this.#nodes.get(this.self)!.records.set(rec.group, rec);
