@@ -3,7 +3,7 @@
  * src/operations/peer.ts (from another daemon, or from its own initiator) by scanning /proc,
  * running CRIU for its members and reporting how far each got.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import type { GroupView } from "../barrier/types.ts";
 import type { Config } from "../config/schema.ts";
 import { parsePeerCommand, type PeerCommand } from "../operations/peer.ts";
@@ -78,6 +78,7 @@ export class CheckpointNode {
     if (!g) return { error: `Group "${group}" is not configured on node ${this.ctx.node}` };
     const problems: string[] = [];
     if (!criuBinary()) problems.push("CRIU is not installed (no criu on PATH, no /usr/local/sbin/criu)");
+    if (!canRunCriu()) problems.push("this daemon runs without CAP_SYS_ADMIN (the systemd unit's hardening drops every capability), so it can not run CRIU");
     const busy = [...this.#runs.values()].find((r) => r.group === group && [...r.members.values()].some((m) => m.state === "running"));
     if (busy) problems.push(`a ${busy.round} of group ${group} is still running here`);
     const op = this.ctx.groupView(group)?.operation;
@@ -167,4 +168,10 @@ export class CheckpointNode {
     }
     return true;
   }
+}
+
+/** CRIU needs CAP_SYS_ADMIN (capability 21) among others; without it every dump fails late. */
+function canRunCriu(): boolean {
+  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
+  return m !== null && (BigInt(`0x${m[1]}`) & (1n << 21n)) !== 0n;
 }
