@@ -57,6 +57,7 @@ stage_common() {
   install -D -m 0644 systemd/criu-coordinatord.service "$root/usr/lib/systemd/system/criu-coordinatord.service"
   install -D -m 0644 packaging/config.toml "$root/etc/criu-coordinator/config.toml"
   install -D -m 0644 packaging/criu-default.conf "$root/usr/share/criu-coordinator/criu-default.conf"
+  install -D -m 0644 systemd/checkpoint-command.conf "$root/usr/share/criu-coordinator/checkpoint-command.conf"
   install -D -m 0755 packaging/criu-wiring.sh "$root/usr/libexec/criu-coordinator/criu-wiring"
   install -D -m 0644 packaging/deb/copyright "$root/usr/share/doc/criu-coordinator/copyright"
   install -d -m 0755 "$root/usr/share/man/man8"

@@ -78,7 +78,7 @@ export class CheckpointNode {
     if (!g) return { error: `Group "${group}" is not configured on node ${this.ctx.node}` };
     const problems: string[] = [];
     if (!criuBinary()) problems.push("CRIU is not installed (no criu on PATH, no /usr/local/sbin/criu)");
-    if (!canRunCriu()) problems.push("this daemon runs without CAP_SYS_ADMIN (the systemd unit's hardening drops every capability), so it can not run CRIU");
+    if (!canRunCriu()) problems.push("this daemon runs without CAP_SYS_ADMIN (the systemd unit's hardening drops every capability), so it can not run CRIU; install the drop-in /usr/share/criu-coordinator/checkpoint-command.conf (see docs/checkpoint.md)");
     const busy = [...this.#runs.values()].find((r) => r.group === group && [...r.members.values()].some((m) => m.state === "running"));
     if (busy) problems.push(`a ${busy.round} of group ${group} is still running here`);
     const op = this.ctx.groupView(group)?.operation;
