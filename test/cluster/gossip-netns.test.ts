@@ -29,6 +29,8 @@ async function cluster(): Promise<LabNode[]> {
   return nodes;
 }
 
+if (!canUseNetns()) console.warn("!! SKIPPING test/cluster/gossip-netns.test.ts: needs root and `ip netns` (iproute2)");
+
 describe.skipIf(!canUseNetns())("gossip across network namespaces", () => {
   test("a dump passes every barrier in order across three nodes and commits everywhere", async () => {
     const nodes = await cluster();

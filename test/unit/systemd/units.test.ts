@@ -24,6 +24,8 @@ function copyUnits(edit: (service: string) => string = (s) => s): void {
   writeFileSync(join(dir, "criu-coordinatord.service"), edit(service));
 }
 
+if (!analyze) console.warn("!! SKIPPING test/unit/systemd/units.test.ts: systemd-analyze is not installed (package systemd)");
+
 describe.skipIf(!analyze)("systemd units", () => {
   test("systemd-analyze verify prints nothing", () => {
     copyUnits();
