@@ -7,12 +7,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { hookInfo, isHookName, isPassThrough, kindsOf } from "../barrier/hooks.ts";
-import { configPath, ConfigError, loadConfig } from "../config/load.ts";
-import { LEGACY, type Config, type GroupConfig } from "../config/schema.ts";
+import { CONFIG_ENV, DEFAULT_CONFIG_PATH, LEGACY, type Config, type GroupConfig } from "../config/schema.ts";
 import { readIdentity, writeIdentity, type StoredIdentity } from "../identity/persist.ts";
-import { identifyProcess } from "../identity/resolve.ts";
 import { PROTOCOL_VERSION, type Response } from "../protocol/messages.ts";
-import { request, Unreachable } from "./client.ts";
+// Everything else loads on demand (dynamic imports become separate chunks of the binary): a
+// process that is not coordinated must not pay for parsing TOML, cgroups or sockets code.
 
 type Env = Record<string, string | undefined>;
 
@@ -35,9 +34,13 @@ export async function runHook(env: Env = process.env): Promise<number> {
   const stored = hook === "pre-dump" ? undefined : readIdentity(imagesDir);
   if (stored === null) return referenceFallback(env, hook, imagesDir);
 
+  const path = env[CONFIG_ENV] || DEFAULT_CONFIG_PATH;
+  // No file: the embedded default, which has no groups.
+  if (!existsSync(path)) return referenceFallback(env, hook, imagesDir);
   let config: Config;
+  const { ConfigError, loadConfig } = await import("../config/load.ts");
   try {
-    config = loadConfig(configPath(env));
+    config = loadConfig(path);
   } catch (e) {
     // A broken configuration can not tell participants from others; refusing is the safe side.
     say(e instanceof ConfigError ? `configuration error: ${e.message}` : `cannot load configuration: ${(e as Error).message}`);
@@ -45,7 +48,7 @@ export async function runHook(env: Env = process.env): Promise<number> {
   }
   if (config.groups.length === 0) return referenceFallback(env, hook, imagesDir, config);
 
-  const who = stored === undefined ? identifyForDump(env, config, imagesDir) : fromStored(config, stored);
+  const who = stored === undefined ? await identifyForDump(env, config, imagesDir) : fromStored(config, stored);
   if (who === "pass") return referenceFallback(env, hook, imagesDir, config);
   if (typeof who === "string") {
     say(who);
@@ -64,6 +67,7 @@ export async function runHook(env: Env = process.env): Promise<number> {
     ...(env.CRTOOLS_INIT_PID ? { pid: Number(env.CRTOOLS_INIT_PID) } : {}),
   } as const;
 
+  const { request, Unreachable } = await import("./client.ts");
   let backoff = 20;
   let lastError = "";
   for (;;) {
@@ -104,9 +108,10 @@ interface Who {
 }
 
 /** At pre-dump: identify the dumped process and remember it in the images directory. */
-function identifyForDump(env: Env, config: Config, imagesDir: string): Who | "pass" | string {
+async function identifyForDump(env: Env, config: Config, imagesDir: string): Promise<Who | "pass" | string> {
   const pid = Number(env.CRTOOLS_INIT_PID);
   if (!Number.isInteger(pid) || pid <= 0) return `pre-dump without a valid CRTOOLS_INIT_PID (${env.CRTOOLS_INIT_PID ?? "unset"})`;
+  const { identifyProcess } = await import("../identity/resolve.ts");
   let report;
   try {
     report = identifyProcess(pid, config.groups);
@@ -152,12 +157,16 @@ async function referenceFallback(env: Env, hook: string, imagesDir: string, conf
   const named = existsSync(join(imagesDir, LEGACY.localFile)) || (LEGACY.dumpHooks.includes(hook) && existsSync(env[LEGACY.env] || LEGACY.globalPath));
   if (!named) return 0;
   const { legacySettings, runLegacyHook } = await import("../compat/legacy-hook.ts");
-  return runLegacyHook(env, hook, () => legacySettings(config ?? loadQuietly(env)), say);
+  const fallback = config ?? (await loadQuietly(env));
+  return runLegacyHook(env, hook, () => legacySettings(fallback), say);
 }
 
-function loadQuietly(env: Env): Config | undefined {
+async function loadQuietly(env: Env): Promise<Config | undefined> {
+  const path = env[CONFIG_ENV] || DEFAULT_CONFIG_PATH;
+  if (!existsSync(path)) return undefined;
   try {
-    return loadConfig(configPath(env));
+    const { loadConfig } = await import("../config/load.ts");
+    return loadConfig(path);
   } catch {
     return undefined;
   }

@@ -21,19 +21,20 @@ function importsOf(file: string): string[] {
   return specs;
 }
 
-/** Every module reachable from `entry` by static imports (dynamic imports are not followed). */
-function closure(entry: string): Map<string, string[]> {
+/** Every module reachable from `entry`: by static imports, and also dynamic ones if asked. */
+function closure(entry: string, opts: { dynamic: boolean }): Map<string, string[]> {
   const seen = new Map<string, string[]>();
   const visit = (file: string) => {
     if (seen.has(file)) return;
     const text = readFileSync(file, "utf8");
-    const statics: string[] = [];
+    const specs: string[] = [];
     for (const m of text.matchAll(/^\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']/gms)) {
       if (/^\s*(?:import|export)\s+type\s/.test(m[0])) continue;
-      statics.push(m[1]!);
+      specs.push(m[1]!);
     }
-    seen.set(file, statics);
-    for (const s of statics) if (s.startsWith(".")) visit(resolve(dirname(file), s));
+    if (opts.dynamic) for (const m of text.matchAll(/import\(\s*["']([^"']+)["']\s*\)/g)) specs.push(m[1]!);
+    seen.set(file, specs);
+    for (const s of specs) if (s.startsWith(".")) visit(resolve(dirname(file), s));
   };
   visit(entry);
   return seen;
@@ -53,15 +54,24 @@ describe("architecture", () => {
     }
   });
 
-  test("the action-script path never loads citty, consola, the daemon or gossip", () => {
-    const mods = closure(join(SRC, "hook", "run.ts"));
+  test("the action-script path never loads citty, consola, the daemon or gossip, even on demand", () => {
+    const mods = closure(join(SRC, "hook", "run.ts"), { dynamic: true });
     expect(mods.size).toBeGreaterThan(8); // the walk really follows imports
     const bad = [...mods.entries()].flatMap(([file, specs]) =>
       specs
-        .filter((s) => /^(citty|consola)/.test(s) || (s.startsWith(".") && /\/(daemon|gossip|cli|compat)\//.test(resolve(dirname(file), s))))
+        .filter((s) => /^(citty|consola)/.test(s) || (s.startsWith(".") && /\/(daemon|gossip|cli|etcd|operations)\//.test(resolve(dirname(file), s))))
         .map((s) => `${relative(SRC, file)} → ${s}`),
     );
     expect(bad).toEqual([]);
+  });
+
+  test("an uncoordinated hook call parses no TOML, cgroup or socket code before it knows it is needed", () => {
+    const eager = [...closure(join(SRC, "hook", "run.ts"), { dynamic: false }).entries()];
+    const heavy = eager.flatMap(([file, specs]) =>
+      specs.filter((s) => s === "smol-toml" || /(config\/load|identity\/(resolve|cgroup|names)|hook\/client|compat\/)/.test(s)).map((s) => `${relative(SRC, file)} → ${s}`),
+    );
+    expect(eager.length).toBeGreaterThan(3);
+    expect(heavy).toEqual([]);
   });
 
   test("main.ts decides the role before importing anything heavy", () => {
