@@ -13,7 +13,7 @@
 import { hookInfo, isHookName, isPassThrough, kindsOf, startKind } from "./hooks.ts";
 import { Operation, type Waiter } from "./operation.ts";
 import { hookAtRank, recordOf, sameContent } from "./records.ts";
-import type { Arrival, Effect, GroupSpec, GroupView, OpRecord, ResultCode } from "./types.ts";
+import type { Arrival, Decision, Effect, GroupSpec, GroupView, OpRecord, ResultCode } from "./types.ts";
 
 export interface EngineOptions {
   /**
@@ -21,6 +21,15 @@ export interface EngineOptions {
    * node's records and accepts peers' records through `merge`. Unset: a single-node engine.
    */
   readonly node?: string;
+  /**
+   * Who decides commit or abort. "local" (default): the engine commits when every member reached
+   * the commit hook. "external" (federated only, e.g. one etcd transaction per operation): the
+   * engine proposes outcomes through `pendingDecisions()` and holds every commit waiter until
+   * `decide()` hands it the recorded outcome, or until that waiter's own deadline (then it fails).
+   * Barriers before the commit hook still release, and abort, locally: failing a participant before
+   * its commit hook means it never reaches it, so no commit can be recorded without it.
+   */
+  readonly decider?: "local" | "external";
 }
 
 /** An open operation with participants on this node, and the other nodes hosting its participants. */
@@ -43,6 +52,7 @@ export class BarrierEngine {
   /** callId → operation holding that waiter, for disconnects. */
   readonly #waiting = new Map<string, Operation>();
   readonly #node: string | undefined;
+  readonly #external: boolean;
   /** Version counter of this node's records; bumped on every change. */
   #seq = 0;
   /** group → the record last published for it. */
@@ -51,6 +61,7 @@ export class BarrierEngine {
   constructor(groups: readonly GroupSpec[], opts: EngineOptions = {}) {
     for (const spec of groups) this.#groups.set(spec.name, { spec, epoch: 0, current: undefined });
     this.#node = opts.node;
+    this.#external = opts.decider === "external";
   }
 
   /** A hook call arrived. */
@@ -140,9 +151,21 @@ export class BarrierEngine {
       for (const w of [...op.waiters.values()]) {
         if (w.deadline > now || !op.waiters.has(w.callId)) continue;
         const secs = formatMs(now - w.since);
-        const why = `Timed out at ${w.hook} after ${secs} waiting for ${op.describe(op.blockersOf(w))}`;
-        if (op.isOpen) {
-          this.#abort(now, op, why, out);
+        const blockers = op.blockersOf(w);
+        const why = blockers.length > 0 || !this.#held(op, w)
+          ? `Timed out at ${w.hook} after ${secs} waiting for ${op.describe(blockers)}`
+          : `Timed out at ${w.hook} after ${secs} waiting for the recorded outcome of ${op.id}`;
+        if (op.isOpen) this.#abort(now, op, why, out);
+        if (!op.waiters.has(w.callId)) continue; // answered by the abort
+        if (this.#held(op, w)) {
+          // External decider, no recorded outcome by this call's deadline: failing is the only safe
+          // answer. Should a commit be recorded after all, decide() reports the disagreement.
+          this.#dropWaiter(op, w.callId);
+          out.push(reply(w, false, "aborted", `Operation ${op.id} aborted: ${op.phase.state === "aborted" ? op.phase.reason : why}`));
+          if (op.anyAtCommit()) {
+            const message = `${op.id}: ${w.participant} failed at ${w.hook} with no recorded outcome; another node may see a commit recorded later`;
+            out.push({ type: "event", level: "warn", operation: op.id, code: "outcome-uncertain", message });
+          }
         } else {
           // Past the commit point: nothing left to abort, only this call's wait ends.
           this.#dropWaiter(op, w.callId);
@@ -194,7 +217,8 @@ export class BarrierEngine {
     const theirs = rec.outcome;
     if (theirs?.state === "aborted" && op.isOpen) this.#abort(now, op, `aborted on ${from}: ${theirs.reason}`, out, false);
     this.#release(now, op, out);
-    if (theirs && !op.isOpen && theirs.state !== op.phase.state) {
+    // With an external decider records carry proposals; decide() reports real disagreements.
+    if (theirs && !this.#external && !op.isOpen && theirs.state !== op.phase.state) {
       const message = `${op.id} ${op.phase.state} here but ${theirs.state} on ${from}: the nodes disagree on the outcome (commit window)`;
       out.push({ type: "event", level: "error", operation: op.id, code: "outcome-disagreement", message });
     }
@@ -209,6 +233,70 @@ export class BarrierEngine {
       if (!op?.isOpen) continue;
       const hosted = [...op.owners].filter(([, n]) => n === node).map(([p]) => p);
       if (hosted.length > 0) this.#abort(now, op, `node ${node} ${reason} while hosting ${hosted.join(", ")}`, out);
+    }
+    return this.#flush(out);
+  }
+
+  /**
+   * External decider: the outcomes this node proposes, one per undecided operation: "committed"
+   * when every member reached the commit hook, "aborted" once it aborted here. The caller records
+   * one outcome per operation (first writer wins) and hands it back through `decide`.
+   */
+  pendingDecisions(): Decision[] {
+    const out: Decision[] = [];
+    if (!this.#external) return out;
+    for (const g of this.#groups.values()) {
+      const op = g.current;
+      if (!op || op.decided) continue;
+      const base = { group: g.spec.name, epoch: op.epoch, kind: op.kind };
+      if (op.phase.state === "aborted") out.push({ ...base, outcome: { state: "aborted", reason: op.phase.reason } });
+      else if (op.isOpen && op.allAtCommit()) out.push({ ...base, outcome: { state: "committed" } });
+    }
+    return out;
+  }
+
+  /**
+   * External decider: the recorded outcome of an operation. It is final: a commit releases every
+   * commit waiter (even one this node aborted on its own, which is reported as a disagreement), an
+   * abort fails them. A decision for an operation this node never heard of makes it the group's
+   * newest (so the next one gets a higher epoch); one for an older operation changes nothing.
+   */
+  decide(now: number, d: Decision): Effect[] {
+    const out: Effect[] = [];
+    const g = this.#groups.get(d.group);
+    if (!this.#external || !g || d.epoch < g.epoch) return out;
+    let op = g.current;
+    if (!op || d.epoch > g.epoch) {
+      if (op?.isOpen) this.#abort(now, op, `superseded by ${d.group}#${d.epoch}, decided elsewhere`, out);
+      g.epoch = d.epoch;
+      op = new Operation(g.spec, d.epoch, d.kind, now);
+      g.current = op;
+    }
+    const by = d.by ? ` (recorded by ${d.by})` : "";
+    if (op.decided) {
+      if (op.phase.state !== d.outcome.state) {
+        out.push({ type: "event", level: "error", operation: op.id, code: "outcome-disagreement", message: `${op.id} was recorded ${op.phase.state} and now ${d.outcome.state}${by}` });
+      }
+      return this.#flush(out);
+    }
+    op.decided = true;
+    if (d.outcome.state === "committed") {
+      if (op.phase.state === "aborted") {
+        const message = `${op.id} aborted here (${op.phase.reason}) but its commit was recorded${by}: the recorded outcome stands`;
+        out.push({ type: "event", level: "error", operation: op.id, code: "outcome-disagreement", message });
+      }
+      op.phase = { state: "committed", at: now };
+      out.push({ type: "event", level: "info", operation: op.id, message: `${op.kind} ${op.id} committed${by}: every member reached ${hooksOfCommit(op)}` });
+      this.#release(now, op, out);
+    } else if (op.isOpen) {
+      this.#abort(now, op, d.outcome.reason, out, false);
+    } else {
+      // Aborted here first: the recorded reason is the one every node reports.
+      op.phase = { state: "aborted", at: op.phase.state === "aborted" ? op.phase.at : now, reason: d.outcome.reason };
+      for (const w of [...op.waiters.values()]) {
+        this.#dropWaiter(op, w.callId);
+        out.push(reply(w, false, "aborted", `Operation ${op.id} aborted: ${d.outcome.reason}`));
+      }
     }
     return this.#flush(out);
   }
@@ -313,6 +401,13 @@ export class BarrierEngine {
   #record(now: number, op: Operation, a: Arrival, out: Effect[]): void {
     const info = hookInfo(op.kind, a.hook)!;
     if (op.phase.state === "aborted") {
+      const prev = op.progress.get(a.participant);
+      if (this.#external && !op.decided && info.role === "commit" && prev && prev.rank >= info.rank && prev.attempt === a.attempt) {
+        // A commit call reconnecting before the outcome is recorded: it waits for the record too.
+        for (const w of [...op.waiters.values()]) if (w.participant === a.participant) this.#dropWaiter(op, w.callId);
+        this.#hold(now, op, a, info.rank);
+        return;
+      }
       const why = `Operation ${op.id} was aborted: ${op.phase.reason}`;
       out.push(reply(a, !info.vetoes, info.vetoes ? "aborted" : "recorded", why));
       return;
@@ -353,17 +448,7 @@ export class BarrierEngine {
     if (info.role === "progress") {
       out.push(reply(a, true, "recorded", `${a.hook} recorded for ${a.participant}`));
     } else {
-      const w: Waiter = {
-        callId: a.callId,
-        participant: a.participant,
-        hook: a.hook,
-        rank: info.rank,
-        since: now,
-        deadline: now + op.spec.timeoutMs,
-        commit: info.role === "commit",
-      };
-      op.waiters.set(a.callId, w);
-      this.#waiting.set(a.callId, op);
+      this.#hold(now, op, a, info.rank);
     }
     this.#release(now, op, out);
   }
@@ -371,12 +456,14 @@ export class BarrierEngine {
   /** Answers every waiter whose condition now holds. */
   #release(now: number, op: Operation, out: Effect[]): void {
     if (op.phase.state === "aborted") return;
-    if (op.isOpen && op.allAtCommit()) {
+    if (op.isOpen && op.allAtCommit() && !this.#external) {
       op.phase = { state: "committed", at: now };
       out.push({ type: "event", level: "info", operation: op.id, message: `${op.kind} ${op.id} committed: every member reached ${op.kind === "dump" ? "post-dump" : "post-restore"}` });
     }
     for (const w of [...op.waiters.values()]) {
-      if (op.blockersOf(w).length > 0) continue;
+      if (this.#held(op, w)) continue;
+      // A recorded commit means every member reached the commit hook, whatever this node has seen.
+      if (op.blockersOf(w).length > 0 && !(w.commit && op.decided)) continue;
       this.#dropWaiter(op, w.callId);
       const code: ResultCode = w.commit ? "committed" : "released";
       const what = w.commit ? `${op.id} committed at ${w.hook}` : `released at ${w.hook}`;
@@ -389,14 +476,34 @@ export class BarrierEngine {
     op.phase = { state: "aborted", at: now, reason };
     if (local && this.#node !== undefined) op.published = true;
     out.push({ type: "event", level: "error", operation: op.id, message: `${op.kind} ${op.id} aborted: ${reason}` });
-    if (this.#node !== undefined && op.anyAtCommit()) {
+    if (this.#node !== undefined && !this.#external && op.anyAtCommit()) {
       const message = `${op.id} aborted after a member reached ${hooksOfCommit(op)}: another node may have committed it`;
       out.push({ type: "event", level: "warn", operation: op.id, code: "outcome-uncertain", message });
     }
     for (const w of [...op.waiters.values()]) {
+      if (this.#held(op, w)) continue; // answered by decide(), or at its deadline
       this.#dropWaiter(op, w.callId);
       out.push(reply(w, false, "aborted", `Operation ${op.id} aborted: ${reason}`));
     }
+  }
+
+  #hold(now: number, op: Operation, a: Arrival, rank: number): void {
+    const w: Waiter = {
+      callId: a.callId,
+      participant: a.participant,
+      hook: a.hook,
+      rank,
+      since: now,
+      deadline: now + op.spec.timeoutMs,
+      commit: hookInfo(op.kind, a.hook)!.role === "commit",
+    };
+    op.waiters.set(a.callId, w);
+    this.#waiting.set(a.callId, op);
+  }
+
+  /** External decider: a commit waiter stays until the recorded outcome (or its deadline). */
+  #held(op: Operation, w: Waiter): boolean {
+    return this.#external && w.commit && !op.decided;
   }
 
   #own(op: Operation, participant: string): void {

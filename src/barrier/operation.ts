@@ -33,6 +33,8 @@ export class Operation {
   readonly owners = new Map<string, string>();
   /** This node has a share in the operation (a local participant, or a local abort) to publish. */
   published = false;
+  /** External decider: the recorded outcome was applied (until then commit waiters are held). */
+  decided = false;
 
   constructor(
     readonly spec: GroupSpec,

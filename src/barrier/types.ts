@@ -86,6 +86,19 @@ export interface OpRecord {
   readonly seq: number;
 }
 
+/**
+ * An operation's outcome as decided outside the engine (engine option `decider: "external"`): a
+ * proposal from `pendingDecisions()`, or the recorded decision handed to `decide()`.
+ */
+export interface Decision {
+  readonly group: string;
+  readonly epoch: number;
+  readonly kind: OperationKind;
+  readonly outcome: RecordOutcome;
+  /** The node whose proposal was recorded, when known (for log lines). */
+  readonly by?: string;
+}
+
 /** This node's record changed: push it to the peers. Only emitted when the engine has a node name. */
 export interface Publish {
   readonly type: "publish";
