@@ -2,7 +2,7 @@
  * Hook overhead: process start to exit of the compiled binary, as CRIU runs it (no arguments,
  * CRTOOLS_* variables). Compared with the floor: a compiled Bun program that does nothing.
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BenchBox, BIN, report, requireBinary, ROOT, stats } from "./lib.ts";
 
@@ -28,7 +28,12 @@ export async function hookStartup(): Promise<void> {
     await box.daemon(`[[group]]\nname = "solo"\nmembers = ["solo-member"]\ntimeout = "30s"\n`);
     const member = box.named("solo-member");
     const other = box.named("unrelated");
-    const base = { PATH: "/usr/bin:/bin", CRIU_COORDINATOR_CONFIG: box.config, CRTOOLS_IMAGE_DIR: box.dir };
+    // Separate images directories: the coordinated one gets an identity file at pre-dump.
+    const coordinatedImages = join(box.dir, "img-member");
+    const otherImages = join(box.dir, "img-other");
+    mkdirSync(coordinatedImages);
+    mkdirSync(otherImages);
+    const base = { PATH: "/usr/bin:/bin", CRIU_COORDINATOR_CONFIG: box.config, CRTOOLS_IMAGE_DIR: otherImages };
 
     const floorSrc = join(box.dir, "empty.ts");
     writeFileSync(floorSrc, "process.exit(0);\n");
@@ -41,7 +46,7 @@ export async function hookStartup(): Promise<void> {
     for (let i = 0; i < RUNS + WARMUP; i++) {
       for (const hook of ["pre-dump", "post-dump"]) {
         const t = performance.now();
-        const r = Bun.spawnSync([BIN], { env: { ...base, CRTOOLS_SCRIPT_ACTION: hook, CRTOOLS_INIT_PID: String(member) }, stdout: "ignore", stderr: "pipe" });
+        const r = Bun.spawnSync([BIN], { env: { ...base, CRTOOLS_IMAGE_DIR: coordinatedImages, CRTOOLS_SCRIPT_ACTION: hook, CRTOOLS_INIT_PID: String(member) }, stdout: "ignore", stderr: "pipe" });
         const ms = performance.now() - t;
         if (r.exitCode !== 0) throw new Error(`${hook} exited ${r.exitCode}: ${r.stderr}`);
         if (i >= WARMUP) released.push(ms);

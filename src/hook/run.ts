@@ -8,8 +8,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { hookInfo, isHookName, isPassThrough, kindsOf } from "../barrier/hooks.ts";
 import { CONFIG_ENV, DEFAULT_CONFIG_PATH, LEGACY, type Config, type GroupConfig } from "../config/schema.ts";
+import type { MatchResult } from "../identity/match.ts";
 import { readIdentity, writeIdentity, type StoredIdentity } from "../identity/persist.ts";
 import { PROTOCOL_VERSION, type Response } from "../protocol/messages.ts";
+import { cachedConfig, hostProcessMatch, storeConfig } from "./fast-path.ts";
 // Everything else loads on demand (dynamic imports become separate chunks of the binary): a
 // process that is not coordinated must not pay for parsing TOML, cgroups or sockets code.
 
@@ -37,14 +39,17 @@ export async function runHook(env: Env = process.env): Promise<number> {
   const path = env[CONFIG_ENV] || DEFAULT_CONFIG_PATH;
   // No file: the embedded default, which has no groups.
   if (!existsSync(path)) return referenceFallback(env, hook, imagesDir);
-  let config: Config;
-  const { ConfigError, loadConfig } = await import("../config/load.ts");
-  try {
-    config = loadConfig(path);
-  } catch (e) {
-    // A broken configuration can not tell participants from others; refusing is the safe side.
-    say(e instanceof ConfigError ? `configuration error: ${e.message}` : `cannot load configuration: ${(e as Error).message}`);
-    return 1;
+  let config = cachedConfig(path, env);
+  if (!config) {
+    const { ConfigError, loadConfig } = await import("../config/load.ts");
+    try {
+      config = loadConfig(path);
+    } catch (e) {
+      // A broken configuration can not tell participants from others; refusing is the safe side.
+      say(e instanceof ConfigError ? `configuration error: ${e.message}` : `cannot load configuration: ${(e as Error).message}`);
+      return 1;
+    }
+    storeConfig(path, config, env);
   }
   if (config.groups.length === 0) return referenceFallback(env, hook, imagesDir, config);
 
@@ -111,12 +116,15 @@ interface Who {
 async function identifyForDump(env: Env, config: Config, imagesDir: string): Promise<Who | "pass" | string> {
   const pid = Number(env.CRTOOLS_INIT_PID);
   if (!Number.isInteger(pid) || pid <= 0) return `pre-dump without a valid CRTOOLS_INIT_PID (${env.CRTOOLS_INIT_PID ?? "unset"})`;
-  const { identifyProcess } = await import("../identity/resolve.ts");
-  let report;
-  try {
-    report = identifyProcess(pid, config.groups);
-  } catch (e) {
-    return `cannot read /proc/${pid}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+  let report = hostProcessMatch(pid, config.groups) as { match: MatchResult; processName: string; containerId?: string | null } | undefined;
+  if (!report) {
+    const { identifyProcess } = await import("../identity/resolve.ts");
+    try {
+      const full = identifyProcess(pid, config.groups);
+      report = { match: full.match, processName: full.processName, containerId: full.identity.id };
+    } catch (e) {
+      return `cannot read /proc/${pid}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+    }
   }
   const m = report.match;
   if (m.kind === "none") return "pass";
@@ -128,7 +136,7 @@ async function identifyForDump(env: Env, config: Config, imagesDir: string): Pro
       participant: m.member,
       group: m.group,
       processName: report.processName,
-      containerId: report.identity.id,
+      containerId: report.containerId ?? null,
       pid,
       dumpedAt: new Date().toISOString(),
     });

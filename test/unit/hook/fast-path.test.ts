@@ -1,0 +1,75 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseConfig } from "../../../src/config/load.ts";
+import { CACHE_ENV, cachedConfig, hostProcessMatch, storeConfig } from "../../../src/hook/fast-path.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "fastpath-"));
+const env = { [CACHE_ENV]: join(dir, "cache.json") };
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("configuration cache", () => {
+  test("a stored configuration is returned while the file is unchanged, and not after", async () => {
+    const file = join(dir, "c.toml");
+    writeFileSync(file, `[[group]]\nname = "g"\nmembers = ["a"]\n`);
+    expect(cachedConfig(file, env)).toBeUndefined();
+    const config = parseConfig(`[[group]]\nname = "g"\nmembers = ["a"]\n`, file);
+    storeConfig(file, config, env);
+    expect(cachedConfig(file, env)).toEqual(config);
+    await Bun.sleep(5);
+    writeFileSync(file, `[[group]]\nname = "g"\nmembers = ["b"]\n`); // same size, new content
+    expect(cachedConfig(file, env)).toBeUndefined();
+    expect(cachedConfig(join(dir, "other.toml"), env)).toBeUndefined();
+  });
+
+  test("an unwritable cache location is not an error", () => {
+    const file = join(dir, "d.toml");
+    writeFileSync(file, "");
+    const bad = { [CACHE_ENV]: "/proc/no/such/dir/cache.json" };
+    storeConfig(file, parseConfig("", file), bad);
+    expect(cachedConfig(file, bad)).toBeUndefined();
+  });
+});
+
+describe("hostProcessMatch", () => {
+  const groups = [{ name: "g", members: ["sleep-member"], timeoutMs: 1000 }];
+  test("a plain host process matches by its name only, as the full identification would", () => {
+    const p = Bun.spawn(["sleep", "30"]);
+    try {
+      expect(hostProcessMatch(p.pid, groups)).toEqual({ match: { kind: "none" }, processName: "sleep" });
+      expect(hostProcessMatch(p.pid, [{ name: "g", members: ["sleep"], timeoutMs: 1000 }])!.match).toEqual({ kind: "member", group: "g", member: "sleep", via: "process-name" });
+    } finally {
+      p.kill();
+    }
+  });
+
+  test("unknown or vanished processes are left to the full identification", () => {
+    expect(hostProcessMatch(0, groups)).toBeUndefined();
+    expect(hostProcessMatch(2 ** 22 + 7, groups)).toBeUndefined();
+  });
+});
+
+describe("mayBeContainer agrees with the full identification", () => {
+  test("every sample in which a container is found is flagged", async () => {
+    const { loadSharedSamples, loadOwnSamples } = await import("../identity/fixtures.ts");
+    const { parseCgroupIdentity } = await import("../../../src/identity/cgroup.ts");
+    const { mayBeContainer } = await import("../../../src/hook/fast-path.ts");
+    const samples = [...loadSharedSamples(), ...loadOwnSamples()];
+    expect(samples.length).toBeGreaterThan(30);
+    const missed = samples
+      .filter((s) => {
+        const id = parseCgroupIdentity(s.content, s.mountinfo);
+        return (id.id !== null || id.name !== undefined) && !mayBeContainer(s.content);
+      })
+      .map((s) => s.runtime);
+    expect(missed).toEqual([]);
+  });
+
+  test("a plain host process is not flagged", async () => {
+    const { mayBeContainer } = await import("../../../src/hook/fast-path.ts");
+    expect(mayBeContainer("0::/user.slice/user-1000.slice/session-3.scope\n")).toBe(false);
+    expect(mayBeContainer("4:memory:/process_api/49431491335dbf0b339a384653327951\n0::/\n")).toBe(false);
+    expect(mayBeContainer("0::/\n")).toBe(true);
+  });
+});
