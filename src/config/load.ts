@@ -15,6 +15,7 @@ import {
   type ClusterConfig,
   type CompatConfig,
   type Config,
+  type EtcdConfig,
   type GroupConfig,
   type LogLevel,
 } from "./schema.ts";
@@ -64,7 +65,7 @@ export function parseConfig(text: string, file: string): Config {
     throw e;
   }
   const v = new Validator(text, file);
-  v.keys(doc, [], ["daemon", "hook", "group", "cluster", "compat"]);
+  v.keys(doc, [], ["daemon", "hook", "group", "cluster", "compat", "backend"]);
 
   const daemonTable = v.table(doc.daemon, ["daemon"]);
   v.keys(daemonTable, ["daemon"], ["socket", "log_level"]);
@@ -77,9 +78,10 @@ export function parseConfig(text: string, file: string): Config {
   const unreachable = v.oneOf(hookTable.unreachable, ["hook", "unreachable"], ["fail", "skip"], DEFAULTS.unreachable) as "fail" | "skip";
 
   const groups = v.groups(doc.group);
-  const cluster = doc.cluster === undefined ? undefined : v.cluster(doc.cluster);
+  const etcd = v.backend(doc.backend, doc.cluster);
+  const cluster = doc.cluster === undefined || etcd ? undefined : v.cluster(doc.cluster);
   const compat = doc.compat === undefined ? undefined : v.compat(doc.compat);
-  return { source: file, daemon: { socket, logLevel }, hook: { unreachable }, groups, ...(cluster ? { cluster } : {}), ...(compat ? { compat } : {}) };
+  return { source: file, daemon: { socket, logLevel }, hook: { unreachable }, groups, ...(cluster ? { cluster } : {}), ...(compat ? { compat } : {}), ...(etcd ? { etcd } : {}) };
 }
 
 type Path = (string | number)[];
@@ -180,6 +182,56 @@ class Validator {
     const peers = t.peers === undefined ? [] : this.stringList(t.peers, ["cluster", "peers"]).map((p) => this.address(p, ["cluster", "peers"]));
     const keyFile = t.key_file === undefined ? undefined : this.string(t.key_file, ["cluster", "key_file"]);
     return { node, listen, ...(advertise ? { advertise } : {}), peers, ...(keyFile ? { keyFile } : {}) };
+  }
+
+  /** [backend]: undefined for gossip (the default), the etcd settings for kind = "etcd". */
+  backend(value: unknown, clusterValue: unknown): EtcdConfig | undefined {
+    const t = this.table(value, ["backend"]);
+    const etcdKeys = ["endpoints", "prefix", "ca_file", "cert_file", "key_file", "lease_ttl"];
+    this.keys(t, ["backend"], ["kind", ...etcdKeys]);
+    const kind = this.oneOf(t.kind, ["backend", "kind"], ["gossip", "etcd"], "gossip");
+    if (kind === "gossip") {
+      const stray = etcdKeys.find((k) => t[k] !== undefined);
+      if (stray) this.fail(["backend", stray], `backend.${stray} applies to kind = "etcd" only; this backend is "gossip"`);
+      return undefined;
+    }
+    const c = this.table(clusterValue, ["cluster"]);
+    const gossipOnly = Object.keys(c).find((k) => k !== "node");
+    if (gossipOnly) this.fail(["cluster", gossipOnly], `cluster.${gossipOnly} is for the gossip backend; with backend.kind = "etcd" only cluster.node is read`);
+    const node = c.node === undefined ? hostName() : this.string(c.node, ["cluster", "node"]);
+    if (t.endpoints === undefined) this.fail(["backend"], `expected endpoints = ["http://host:2379", …] in [backend] with kind = "etcd"`);
+    const endpoints = this.stringList(t.endpoints, ["backend", "endpoints"]);
+    if (endpoints.length === 0) this.fail(["backend", "endpoints"], "expected at least one etcd endpoint in backend.endpoints");
+    for (const e of endpoints) {
+      if (!/^https?:\/\/(\[[0-9a-fA-F:]+\]|[^\s/:[\]]+):\d{1,5}\/?$/.test(e)) {
+        this.fail(["backend", "endpoints"], `expected http://host:port or https://host:port in backend.endpoints, got "${e}"`);
+      }
+    }
+    const prefix = this.string(t.prefix, ["backend", "prefix"], DEFAULTS.etcdPrefix);
+    if (!/^\/[^\s]*[^\s/]$/.test(prefix)) this.fail(["backend", "prefix"], `expected a key prefix that starts with "/" and does not end with "/" for backend.prefix, got "${prefix}"`);
+    const file = (k: string) => (t[k] === undefined ? undefined : this.string(t[k], ["backend", k]));
+    const caFile = file("ca_file");
+    const certFile = file("cert_file");
+    const keyFile = file("key_file");
+    if ((certFile === undefined) !== (keyFile === undefined)) {
+      this.fail(["backend", certFile === undefined ? "key_file" : "cert_file"], "expected both backend.cert_file and backend.key_file (a client certificate and its key), or neither");
+    }
+    if ((caFile || certFile) && endpoints.some((e) => e.startsWith("http:"))) {
+      this.fail(["backend", "endpoints"], "backend.ca_file/cert_file are set but an endpoint is http://; use https:// endpoints for TLS");
+    }
+    const ttl = t.lease_ttl === undefined ? DEFAULTS.etcdLeaseTtlMs : parseDuration(t.lease_ttl);
+    if (typeof ttl === "string") this.fail(["backend", "lease_ttl"], `backend.lease_ttl: ${ttl}`);
+    if (ttl < 2_000 || ttl > 300_000) this.fail(["backend", "lease_ttl"], `expected backend.lease_ttl between 2s and 5m, got ${ttl / 1000}s`);
+    return {
+      kind: "etcd",
+      endpoints: endpoints.map((e) => e.replace(/\/$/, "")),
+      prefix,
+      ...(caFile ? { caFile } : {}),
+      ...(certFile ? { certFile } : {}),
+      ...(keyFile ? { keyFile } : {}),
+      leaseTtlMs: ttl,
+      node,
+    };
   }
 
   compat(value: unknown): CompatConfig {

@@ -32,6 +32,26 @@ export interface ClusterConfig {
   readonly keyFile?: string;
 }
 
+/**
+ * [backend] kind = "etcd": barrier state in an etcd cluster (see docs/etcd.md) instead of gossip.
+ * The node name is [cluster] node, else the host name; no other [cluster] key applies.
+ */
+export interface EtcdConfig {
+  readonly kind: "etcd";
+  /** Client URLs, http(s)://host:port; the first reachable one is used. */
+  readonly endpoints: readonly string[];
+  /** Key prefix, "/criu-coordinator" by default; no trailing slash. */
+  readonly prefix: string;
+  /** TLS: CA bundle to verify the servers, and a client certificate and key (both or neither). */
+  readonly caFile?: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  /** TTL of this daemon's lease: its keys expire this long after it stops renewing them. */
+  readonly leaseTtlMs: number;
+  /** This node's name: [cluster] node, else the host name. */
+  readonly node: string;
+}
+
 export interface HookConfig {
   /**
    * What a configured participant's hook does when the daemon can not be reached before its
@@ -57,6 +77,8 @@ export interface Config {
   readonly groups: readonly GroupConfig[];
   readonly cluster?: ClusterConfig;
   readonly compat?: CompatConfig;
+  /** Set when [backend] kind = "etcd"; otherwise [cluster] (if any) federates by gossip. */
+  readonly etcd?: EtcdConfig;
 }
 
 export const DEFAULT_CONFIG_PATH = "/etc/criu-coordinator/config.toml";
@@ -83,6 +105,10 @@ export const DEFAULTS = {
   unreachable: "fail" as const,
   /** memberlist's default port, for peer traffic. */
   clusterPort: 7946,
+  /** Keys of every group live under it; several installations can share one etcd with their own. */
+  etcdPrefix: "/criu-coordinator",
+  /** A dead daemon's arrivals expire after this; renewed every third of it, so 3 lost renewals in a row. */
+  etcdLeaseTtlMs: 10_000,
 };
 
 /** The configuration used when no file exists: a local daemon with no groups. */
