@@ -79,11 +79,15 @@ export class BenchBox {
   }
 }
 
-/** VmRSS and VmHWM of a process, in MiB. */
-export function memoryOf(pid: number): { rss: number; peak: number } {
+/**
+ * Memory of a process in MiB: VmRSS and its peak VmHWM, split into anonymous memory (the
+ * process's own) and file-backed pages (mostly the 100 MiB executable's code and embedded
+ * bundle, shared with the page cache and with every other process running the same binary).
+ */
+export function memoryOf(pid: number): { rss: number; peak: number; anon: number; file: number } {
   const s = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(s)?.[1] ?? 0);
-  return { rss: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 };
+  return { rss: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024, anon: kb("RssAnon") / 1024, file: kb("RssFile") / 1024 };
 }
 
 /** CPU seconds (user + system) a process used so far. */

@@ -22,6 +22,7 @@ export async function scale(): Promise<void> {
     const idle = memoryOf(daemon.pid);
     const seqMs: number[] = [];
     let inFlightRss = 0;
+    let inFlightAnon = 0;
     const cpu0 = cpuOf(daemon.pid);
     for (let round = 0; round < ROUNDS; round++) {
       const t0 = performance.now();
@@ -36,7 +37,9 @@ export async function scale(): Promise<void> {
           calls.push(...batch);
         }
         // Sample memory while the calls of this hook are held or being answered.
-        inFlightRss = Math.max(inFlightRss, memoryOf(daemon.pid).rss);
+        const m = memoryOf(daemon.pid);
+        inFlightRss = Math.max(inFlightRss, m.rss);
+        inFlightAnon = Math.max(inFlightAnon, m.anon);
         const res = await Promise.all(calls.map((c) => c.done));
         const bad = res.filter((r) => r.res.type !== "result" || !r.res.ok);
         if (bad.length) throw new Error(`round ${round} ${hook}: ${bad.length} calls not released: ${JSON.stringify(bad[0]!.res)}`);
@@ -49,7 +52,10 @@ export async function scale(): Promise<void> {
       ["whole dump sequence, 3 barriers × 1,000 calls (ms)", stats(seqMs), ""],
       ["daemon CPU per sequence (ms)", stats([(cpu * 1000) / ROUNDS]), ""],
       ["daemon RSS idle (MiB)", stats([idle.rss]), "≤ 30"],
+      ["  of which anonymous (MiB)", stats([idle.anon]), ""],
+      ["  of which file-backed: the executable's pages (MiB)", stats([idle.file]), ""],
       ["daemon RSS, 1,000 participants in flight (MiB)", stats([inFlightRss]), "≤ 80"],
+      ["  of which anonymous (MiB)", stats([inFlightAnon]), ""],
       ["daemon peak RSS, VmHWM (MiB)", stats([mem.peak]), "≤ 80"],
     ]);
   } finally {
