@@ -2,10 +2,11 @@
  * npm run bench: every benchmark in turn. Each prints a table (median, p99, min, max) and adds its
  * figures to bench/results.json. Medians on a noisy 2-core machine: compare ratios, not digits.
  *   npm run bench                  all
- *   npm run bench -- hook scale    some (hook, barrier, scale, frozen, gossip)
+ *   npm run bench -- hook scale    some (hook, barrier, scale, cluster, frozen, gossip)
  */
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { clusterScale } from "./cluster-scale.ts";
 import { frozenTime } from "./frozen-time.ts";
 import { hookStartup } from "./hook-startup.ts";
 import { ROOT } from "./lib.ts";
@@ -16,9 +17,10 @@ const BENCHES: Record<string, () => Promise<void>> = {
   hook: hookStartup,
   barrier: localBarrier,
   scale,
+  cluster: clusterScale,
   frozen: frozenTime,
   gossip: async () => {
-    for (const f of ["bench/gossip-release.ts", "bench/gossip-processes.ts"]) {
+    for (const f of ["bench/gossip-release.ts", "bench/gossip-daemons.ts"]) {
       if (!existsSync(join(ROOT, f))) continue;
       const r = Bun.spawnSync([process.execPath, f], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
       if (r.exitCode !== 0) throw new Error(`${f} exited ${r.exitCode}`);
