@@ -31,11 +31,23 @@ export interface ClusterStatus {
   readonly counters: Readonly<Record<string, number>>;
 }
 
+/** The daemon status' `backend` entry: which backend federates this node, and whether it can. */
+export interface BackendHealth {
+  readonly kind: "gossip" | "etcd";
+  /** "ok"; "connecting" before the first contact; "lost" when it can not reach what it needs. */
+  readonly health: "ok" | "connecting" | "lost";
+  /** One line for people: endpoint, lease, last contact, or why it is lost. */
+  readonly detail: string;
+  readonly [extra: string]: unknown;
+}
+
 export interface Backend {
   start(): Promise<void>;
   /** This node's record changed (an engine `publish` effect). */
   publish(effect: Publish): void;
   status(): ClusterStatus;
+  /** Kind and health for `status`; backends without it are reported from status() by the daemon. */
+  health?(): BackendHealth;
   close(): Promise<void>;
 }
 

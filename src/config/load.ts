@@ -208,7 +208,7 @@ class Validator {
       }
     }
     const prefix = this.string(t.prefix, ["backend", "prefix"], DEFAULTS.etcdPrefix);
-    if (!/^\/[^\s]*[^\s/]$/.test(prefix)) this.fail(["backend", "prefix"], `expected a key prefix that starts with "/" and does not end with "/" for backend.prefix, got "${prefix}"`);
+    if (!/^\/[\x21-\x7e]*[\x21-\x2e\x30-\x7e]$/.test(prefix)) this.fail(["backend", "prefix"], `expected a key prefix of printable ASCII that starts with "/" and does not end with "/" for backend.prefix, got "${prefix}"`);
     const file = (k: string) => (t[k] === undefined ? undefined : this.string(t[k], ["backend", k]));
     const caFile = file("ca_file");
     const certFile = file("cert_file");

@@ -9,7 +9,7 @@ import { groupSpecs, type Config } from "../config/schema.ts";
 import { PROTOCOL_VERSION, type Request, type Response } from "../protocol/messages.ts";
 import type { Logger } from "../util/log.ts";
 import { VERSION } from "../version.ts";
-import type { Backend, ClusterStatus } from "../cluster/backend.ts";
+import type { Backend, BackendHealth, ClusterStatus } from "../cluster/backend.ts";
 import { CheckpointService } from "./checkpoint-service.ts";
 import { RUN_CHECK_MS, runGone } from "./criu-runs.ts";
 import { IpcServer } from "./ipc-server.ts";
@@ -48,10 +48,12 @@ export class Daemon {
 
   constructor(readonly opts: DaemonOptions) {
     this.#now = opts.now ?? Date.now;
-    const cluster = opts.config.cluster;
-    this.engine = new BarrierEngine(groupSpecs(opts.config), cluster ? { node: cluster.node } : {});
+    const { cluster, etcd } = opts.config;
+    const node = cluster?.node ?? etcd?.node;
+    // With etcd, one etcd transaction decides each operation's outcome (src/etcd).
+    this.engine = new BarrierEngine(groupSpecs(opts.config), node ? { node, ...(etcd ? { decider: "external" as const } : {}) } : {});
     this.checkpoints = new CheckpointService({
-      node: cluster?.node ?? "local",
+      node: node ?? "local",
       config: opts.config,
       log: opts.log,
       groupView: (g) => this.engine.groups().find((x) => x.name === g),
@@ -96,6 +98,7 @@ export class Daemon {
   }
 
   async #startCluster(): Promise<void> {
+    if (this.opts.config.etcd) return this.#startEtcd();
     const c = this.opts.config.cluster;
     if (!c) return;
     if (!c.keyFile) {
@@ -123,6 +126,29 @@ export class Daemon {
     this.checkpoints.attach(backend);
     const synced = await backend.synced(RECOVERY_MS);
     this.opts.log.info(`cluster: node ${c.node} at ${backend.address}, ${c.peers.length} seed peer(s), ${synced ? "state synced from a peer" : "no peer answered yet"}`);
+  }
+
+  async #startEtcd(): Promise<void> {
+    const cfg = this.opts.config.etcd!;
+    const { EtcdBackend } = await import("../etcd/etcd-backend.ts");
+    const backend = new EtcdBackend({
+      ...cfg,
+      groups: this.opts.config.groups.map((g) => g.name),
+      engine: this.engine,
+      dispatch: (fx) => this.#apply(fx),
+      log: this.opts.log,
+    });
+    await backend.start();
+    this.#backend = backend;
+  }
+
+  /** Kind and health of the federation backend, for status. */
+  #backendHealth(): BackendHealth | undefined {
+    const b = this.#backend;
+    if (!b) return undefined;
+    if (b.health) return b.health();
+    const nodes = b.status().nodes;
+    return { kind: "gossip", health: "ok", detail: `${nodes.filter((n) => n.state === "alive").length} of ${nodes.length} node(s) alive` };
   }
 
   /**
@@ -164,7 +190,7 @@ export class Daemon {
       operations: this.engine.openOperations,
       groups: this.engine.groups(),
       ...(this.#compat ? { compat: this.#compat.status() } : {}),
-      ...(this.#backend ? { cluster: this.#backend.status() } : {}),
+      ...(this.#backend ? { cluster: this.#backend.status(), backend: this.#backendHealth() } : {}),
     };
   }
 

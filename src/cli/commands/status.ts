@@ -35,7 +35,10 @@ export function renderStatus(s: Record<string, unknown>): string {
   const out = [`criu-coordinator ${s.version} (pid ${s.pid}), config ${s.config}${inFlight}, ${s.waiting} hook call(s) waiting`];
   const cluster = s.cluster as { node: string; nodes: { name: string; addr: string; state: string; self?: boolean }[] } | undefined;
   if (cluster) {
-    out.push("", `CLUSTER (this node: ${cluster.node})`);
+    const backend = s.backend as { kind: string; health: string; detail: string } | undefined;
+    // Gossip's health is the node table itself; other backends get one line.
+    const via = backend && backend.kind !== "gossip" ? `, backend ${backend.kind}: ${backend.health}${backend.detail ? ` (${backend.detail})` : ""}` : "";
+    out.push("", `CLUSTER (this node: ${cluster.node}${via})`);
     out.push(...table([["NODE", "ADDRESS", "STATE"], ...cluster.nodes.map((n) => [n.self ? `${n.name} (self)` : n.name, n.addr, n.state])]));
   }
   const groups = (s.groups ?? []) as GroupView[];

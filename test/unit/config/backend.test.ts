@@ -43,7 +43,7 @@ describe("[backend]", () => {
     [`[backend]\nkind = "etcd"\n`, `b.toml:1:1: expected endpoints = ["http://host:2379", …] in [backend] with kind = "etcd"`],
     [`[backend]\nkind = "etcd"\nendpoints = []\n`, "b.toml:3:1: expected at least one etcd endpoint in backend.endpoints"],
     [`[backend]\nkind = "etcd"\nendpoints = ["10.0.0.5:2379"]\n`, `b.toml:3:1: expected http://host:port or https://host:port in backend.endpoints, got "10.0.0.5:2379"`],
-    [`[backend]\nkind = "etcd"\nendpoints = ["http://h:2379"]\nprefix = "/x/"\n`, `b.toml:4:1: expected a key prefix that starts with "/" and does not end with "/" for backend.prefix, got "/x/"`],
+    [`[backend]\nkind = "etcd"\nendpoints = ["http://h:2379"]\nprefix = "/x/"\n`, `b.toml:4:1: expected a key prefix of printable ASCII that starts with "/" and does not end with "/" for backend.prefix, got "/x/"`],
     [`[backend]\nkind = "etcd"\nendpoints = ["https://h:2379"]\ncert_file = "/c"\n`, "b.toml:4:1: expected both backend.cert_file and backend.key_file (a client certificate and its key), or neither"],
     [`[backend]\nkind = "etcd"\nendpoints = ["http://h:2379"]\nca_file = "/ca"\n`, "b.toml:3:1: backend.ca_file/cert_file are set but an endpoint is http://; use https:// endpoints for TLS"],
     [`[backend]\nkind = "etcd"\nendpoints = ["http://h:2379"]\nlease_ttl = "1s"\n`, "b.toml:4:1: expected backend.lease_ttl between 2s and 5m, got 1s"],

@@ -1,0 +1,136 @@
+/**
+ * EtcdBackend in-process against a real etcd on 127.0.0.1 (free ports, own data dir): engines with
+ * the external decider, one backend each, driven like the daemon drives them. Measures the release
+ * latency (last arrival on one node → the waiting call on the other answered) and checks that a
+ * commit is recorded by exactly one transaction. Needs etcd-server and etcd-client, not root.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { BarrierEngine } from "../../src/barrier/engine.ts";
+import type { Effect, Reply } from "../../src/barrier/types.ts";
+import { EtcdBackend } from "../../src/etcd/etcd-backend.ts";
+import { percentile } from "./real-daemons.ts";
+import { EtcdServer, etcdMissing } from "./etcd-server.ts";
+
+const MISSING = etcdMissing();
+if (MISSING) console.warn(`!! SKIPPING test/cluster/etcd-backend.test.ts: ${MISSING}`);
+
+let etcd: EtcdServer | undefined;
+beforeAll(async () => {
+  if (!MISSING) etcd = await new EtcdServer().start();
+}, 30_000);
+afterAll(async () => {
+  await etcd?.destroy();
+});
+
+let prefixN = 0;
+
+class Node {
+  readonly replies = new Map<string, Reply & { at: number }>();
+  readonly events: string[] = [];
+  readonly engine: BarrierEngine;
+  readonly backend: EtcdBackend;
+  #n = 0;
+  constructor(
+    readonly name: string,
+    members: string[],
+    prefix: string,
+    timeoutMs = 10_000,
+  ) {
+    this.engine = new BarrierEngine([{ name: "g", members, timeoutMs }], { node: name, decider: "external" });
+    this.backend = new EtcdBackend({ node: name, endpoints: [etcd!.clientUrl], prefix, leaseTtlMs: 2_000, groups: ["g"], engine: this.engine, dispatch: (fx) => this.apply(fx) });
+  }
+  apply(fx: Effect[]): void {
+    for (const e of fx) {
+      if (e.type === "reply") this.replies.set(e.callId, { ...e, at: performance.now() });
+      else if (e.type === "event") this.events.push(`${e.code ?? e.level} ${e.message}`);
+      else this.backend.publish(e);
+    }
+  }
+  arrive(participant: string, hook: string): string {
+    const callId = `${this.name}-${++this.#n}`;
+    this.apply(this.engine.arrive(Date.now(), { callId, group: "g", participant, hook, attempt: `${participant}-run` }));
+    return callId;
+  }
+  async answer(callId: string, timeoutMs = 5_000): Promise<Reply & { at: number }> {
+    const end = Date.now() + timeoutMs;
+    while (!this.replies.has(callId)) {
+      if (Date.now() > end) throw new Error(`${this.name}: no answer to ${callId}; events: ${this.events.join(" | ")}`);
+      this.apply(this.engine.tick(Date.now()));
+      await Bun.sleep(1);
+    }
+    return this.replies.get(callId)!;
+  }
+}
+
+let nodes: Node[] = [];
+afterEach(async () => {
+  await Promise.all(nodes.map((n) => n.backend.close()));
+  nodes = [];
+});
+
+async function cluster(names: string[], timeoutMs?: number): Promise<{ prefix: string; nodes: Node[] }> {
+  const prefix = `/cc-test${process.pid}-${++prefixN}`;
+  nodes = names.map((n) => new Node(n, names.map((_, j) => `p${j + 1}`), prefix, timeoutMs));
+  await Promise.all(nodes.map((n) => n.backend.start()));
+  return { prefix, nodes };
+}
+
+describe.skipIf(MISSING !== undefined)("EtcdBackend against a real etcd", () => {
+  test("barriers release across nodes within milliseconds, and each commit is recorded by exactly one transaction", async () => {
+    const { prefix, nodes: [a, b] } = await cluster(["n1", "n2"]);
+    const latencies: number[] = [];
+    const commits: number[] = [];
+    for (let op = 1; op <= 30; op++) {
+      for (const hook of ["pre-dump", "network-lock", "post-dump"]) {
+        const waiting = a!.arrive("p1", hook);
+        await Bun.sleep(2); // p1's record reaches etcd and n2
+        const t0 = performance.now();
+        const last = b!.arrive("p2", hook);
+        const [ra, rb] = [await a!.answer(waiting), await b!.answer(last)];
+        const want = hook === "post-dump" ? "committed" : "released";
+        expect({ op, hook, codes: [ra.code, rb.code] }).toEqual({ op, hook, codes: [want, want] });
+        (hook === "post-dump" ? commits : latencies).push(ra.at - t0);
+      }
+      expect(a!.engine.groups()[0]!.operation).toMatchObject({ id: `g#${op}`, phase: { state: "committed" } });
+    }
+    const recorded = a!.backend.counters.decisions_recorded ?? 0;
+    expect(recorded + (b!.backend.counters.decisions_recorded ?? 0)).toBe(30);
+    const keys = etcd!.get(prefix);
+    expect(JSON.parse(keys.get(`${prefix}/g/op/000000000030/outcome`)!)).toMatchObject({ group: "g", epoch: 30, kind: "dump", state: "committed" });
+    expect(keys.get(`${prefix}/g/epoch`)).toBe("000000000030");
+    // Older operations were deleted by the transaction that decided the next one.
+    expect([...keys.keys()].filter((k) => k.includes("/op/") && !k.includes("/op/000000000030/"))).toEqual([]);
+    console.log(
+      `etcd backend, 2 nodes, loopback: barrier release p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms (${latencies.length}); ` +
+        `commit (record put + txn + watch) p50 ${percentile(commits, 50).toFixed(2)} ms, p99 ${percentile(commits, 99).toFixed(2)} ms (${commits.length})`,
+    );
+    expect(percentile(latencies, 50)).toBeLessThan(20);
+  }, 60_000);
+
+  test("three nodes racing to record the same commit: one transaction wins, every node reads its outcome", async () => {
+    const { prefix, nodes: ns } = await cluster(["n1", "n2", "n3"]);
+    for (const hook of ["pre-dump", "post-dump"]) {
+      const ids = ns.map((n, i) => n.arrive(`p${i + 1}`, hook));
+      const rs = await Promise.all(ns.map((n, i) => n.answer(ids[i]!)));
+      expect(rs.map((r) => r.code)).toEqual(hook === "post-dump" ? ["committed", "committed", "committed"] : ["released", "released", "released"]);
+    }
+    const won = ns.map((n) => n.backend.counters.decisions_recorded ?? 0);
+    expect(won.reduce((x, y) => x + y, 0)).toBe(1);
+    const outcome = JSON.parse(etcd!.get(prefix).get(`${prefix}/g/op/000000000001/outcome`)!);
+    expect(outcome.by).toBe(`n${won.indexOf(1) + 1}`);
+    console.log(`commit race: recorded by ${outcome.by}; attempts ${ns.map((n) => n.backend.counters.decision_attempts ?? 0).join("/")}`);
+  }, 30_000);
+
+  test("a node whose backend closes mid-barrier (lease revoked) aborts the operation on the other node, recorded once", async () => {
+    const { prefix, nodes: [a, b] } = await cluster(["n1", "n2"]);
+    await Promise.all([a!.answer(a!.arrive("p1", "pre-dump")), b!.answer(b!.arrive("p2", "pre-dump"))]);
+    const waiting = a!.arrive("p1", "post-dump");
+    await Bun.sleep(20);
+    await b!.backend.close();
+    const r = await a!.answer(waiting);
+    expect(r).toMatchObject({ ok: false, code: "aborted" });
+    expect(r.message).toContain("n2");
+    const outcome = JSON.parse(etcd!.get(prefix).get(`${prefix}/g/op/000000000001/outcome`)!);
+    expect(outcome).toMatchObject({ state: "aborted", by: "n1" });
+  }, 30_000);
+});

@@ -1,0 +1,107 @@
+/**
+ * A throw-away single-member etcd for tests (Debian 12: etcd-server, etcd-client), on its own data
+ * directory and ports: on 127.0.0.1 with free ports, or inside a network namespace (netns.ts). It
+ * never touches the system's etcd service. `kill()` stops it hard, `start()` brings it back on the
+ * same data (the keys survive), `get()` reads keys with etcdctl for inspection.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+
+export function etcdMissing(): string | undefined {
+  for (const cmd of ["etcd", "etcdctl"]) {
+    if (Bun.spawnSync(["sh", "-c", `command -v ${cmd}`], { stdout: "pipe" }).exitCode !== 0) {
+      return `${cmd} is not installed (apt-get install etcd-server etcd-client)`;
+    }
+  }
+  return undefined;
+}
+
+/** A TCP port nobody listens on right now. */
+export function freePort(): number {
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = s.port;
+  s.stop(true);
+  return port;
+}
+
+export class EtcdServer {
+  readonly dir = mkdtempSync(join(tmpdir(), "ccetcd-"));
+  readonly clientUrl: string;
+  readonly peerUrl: string;
+  proc: Subprocess | undefined;
+  #log = "";
+
+  /** `netns`: run inside that namespace (`ip netns` name), `host` is then its address there. */
+  constructor(
+    readonly host = "127.0.0.1",
+    readonly netns?: string,
+    clientPort = netns ? 2379 : freePort(),
+    peerPort = netns ? 2380 : freePort(),
+  ) {
+    this.clientUrl = `http://${host}:${clientPort}`;
+    this.peerUrl = `http://${host}:${peerPort}`;
+  }
+
+  #wrap(argv: string[]): string[] {
+    return this.netns ? ["nsenter", `--net=/run/netns/${this.netns}`, ...argv] : argv;
+  }
+
+  async start(): Promise<this> {
+    const argv = [
+      "etcd",
+      "--name", "t",
+      "--data-dir", join(this.dir, "data"),
+      "--listen-client-urls", this.clientUrl,
+      "--advertise-client-urls", this.clientUrl,
+      "--listen-peer-urls", this.peerUrl,
+      "--initial-advertise-peer-urls", this.peerUrl,
+      "--initial-cluster", `t=${this.peerUrl}`,
+      "--log-level", "warn",
+    ];
+    this.proc = Bun.spawn(this.#wrap(argv), { stdout: "pipe", stderr: "pipe" });
+    const collect = async (s: ReadableStream<Uint8Array>) => {
+      for await (const c of s) this.#log += new TextDecoder().decode(c);
+    };
+    void collect(this.proc.stdout as ReadableStream<Uint8Array>);
+    void collect(this.proc.stderr as ReadableStream<Uint8Array>);
+    const end = Date.now() + 15_000;
+    while (Date.now() < end) {
+      if (this.proc.exitCode !== null) throw new Error(`etcd exited with ${this.proc.exitCode}:\n${this.#log}`);
+      if (this.ctl(["endpoint", "health"]).ok) return this;
+      await Bun.sleep(100);
+    }
+    throw new Error(`etcd did not become healthy:\n${this.#log}`);
+  }
+
+  /** Stops etcd at once (SIGKILL); the data directory stays for start(). */
+  async kill(): Promise<void> {
+    this.proc?.kill("SIGKILL");
+    await this.proc?.exited;
+  }
+
+  ctl(args: string[]): { ok: boolean; out: string } {
+    const r = Bun.spawnSync(this.#wrap(["etcdctl", `--endpoints=${this.clientUrl}`, "--dial-timeout=1s", "--command-timeout=2s", ...args]), { stdout: "pipe", stderr: "pipe" });
+    return { ok: r.exitCode === 0, out: r.stdout.toString() + r.stderr.toString() };
+  }
+
+  /** Every key under `prefix` with its value (etcdctl get --prefix). */
+  get(prefix: string): Map<string, string> {
+    const r = this.ctl(["get", "--prefix", prefix, "-w", "json"]);
+    if (!r.ok) throw new Error(`etcdctl get failed: ${r.out}`);
+    const json = JSON.parse(r.out) as { kvs?: { key: string; value?: string }[] };
+    const out = new Map<string, string>();
+    for (const kv of json.kvs ?? []) out.set(Buffer.from(kv.key, "base64").toString(), Buffer.from(kv.value ?? "", "base64").toString());
+    return out;
+  }
+
+  get log(): string {
+    return this.#log;
+  }
+
+  async destroy(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
