@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suites need on Debian 12, only what is missing, so repeated runs are fast:
-# network namespaces (iproute2, iptables), containers (podman, runc, busybox-static), and CRIU 4.2+
+# network namespaces (iproute2, iptables), etcd, containers (podman, runc, busybox-static), and CRIU 4.2+
 # built from Debian's source tarball (scripts/install-criu.sh). Needs root; without root it says
 # what it could not install and the affected tests say loudly that they are skipped.
 set -euo pipefail
@@ -18,6 +18,8 @@ command -v dpkg-deb >/dev/null || need+=(dpkg)
 command -v rpmbuild >/dev/null || need+=(rpm)
 command -v systemd-nspawn >/dev/null || need+=(systemd-container)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+# etcd for the etcd-backend tests (the tests start their own server; Debian's service is not used).
+command -v etcd >/dev/null || need+=(etcd-server etcd-client)
 
 if [ "$(id -u)" -ne 0 ]; then
   if [ ${#need[@]} -gt 0 ]; then

@@ -1,0 +1,192 @@
+/**
+ * The real compiled daemon with [backend] kind = "etcd": one daemon per network namespace (n1–n3),
+ * a throw-away etcd in a fourth namespace, joined by a bridge (netns.ts). Barriers across nodes, a
+ * daemon killed mid-barrier (its lease expires: abort), etcd killed mid-operation (abort, never a
+ * commit), and the etcd keys inspected: one outcome per operation, written by one transaction.
+ * Needs root, iproute2, etcd-server and etcd-client; skipped loudly otherwise.
+ */
+import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { request } from "../../src/hook/client.ts";
+import { PROTOCOL_VERSION } from "../../src/protocol/messages.ts";
+import { ensureBinary, Sandbox, until } from "../support/binary.ts";
+import { EtcdServer, etcdMissing } from "./etcd-server.ts";
+import { canUseNetns, Lab } from "./netns.ts";
+import { MEMBERS, percentile, type Timed } from "./real-daemons.ts";
+
+const NETNS = canUseNetns();
+const MISSING = etcdMissing();
+const WHY = !NETNS ? "needs root and `ip netns` (iproute2)" : MISSING;
+if (WHY) console.warn(`!! SKIPPING test/cluster/etcd-daemons.test.ts: ${WHY}`);
+
+const PREFIX = "/criu-coordinator";
+const DUMP = ["pre-dump", "network-lock", "post-dump"];
+
+class EtcdCluster {
+  readonly lab = new Lab();
+  readonly box = new Sandbox();
+  readonly etcd: EtcdServer;
+  readonly sockets: string[] = [];
+  readonly configs: string[] = [];
+  readonly procs: Subprocess<"ignore", "pipe", "pipe">[] = [];
+  readonly logs: string[] = [];
+
+  constructor(readonly size = 3, timeout = "10s") {
+    const addrs = this.lab.build(size + 1);
+    const host = addrs[size]!.split(":")[0]!;
+    this.etcd = new EtcdServer(host, this.lab.ns(size + 1));
+    for (let i = 1; i <= size; i++) {
+      const socket = join(this.box.dir, `n${i}.sock`);
+      const config = join(this.box.dir, `n${i}.toml`);
+      const members = MEMBERS.slice(0, size).map((m) => `"${m}"`).join(", ");
+      writeFileSync(
+        config,
+        `[daemon]\nsocket = "${socket}"\nlog_level = "debug"\n\n[backend]\nkind = "etcd"\nendpoints = ["${this.etcd.clientUrl}"]\nprefix = "${PREFIX}"\nlease_ttl = "2s"\n\n[cluster]\nnode = "n${i}"\n\n[[group]]\nname = "trio"\nmembers = [${members}]\ntimeout = "${timeout}"\n`,
+      );
+      this.sockets.push(socket);
+      this.configs.push(config);
+    }
+  }
+
+  async start(): Promise<this> {
+    await this.etcd.start();
+    for (let i = 0; i < this.size; i++) this.startDaemon(i);
+    for (let i = 0; i < this.size; i++) await until(async () => (await this.status(i).catch(() => null))?.backend?.health === "ok", 15_000, `n${i + 1} connected to etcd; log:\n${this.logs[i]}`);
+    return this;
+  }
+
+  startDaemon(i: number): void {
+    const proc = Bun.spawn(["nsenter", `--net=/run/netns/${this.lab.ns(i + 1)}`, ensureBinary(), "daemon", "--config", this.configs[i]!], { stdout: "pipe", stderr: "pipe" });
+    this.procs[i] = proc;
+    this.logs[i] = "";
+    const collect = async (s: ReadableStream<Uint8Array>) => {
+      for await (const c of s) this.logs[i] += new TextDecoder().decode(c);
+    };
+    void collect(proc.stdout);
+    void collect(proc.stderr);
+  }
+
+  async status(i: number): Promise<any> {
+    const res = await request(this.sockets[i]!, { v: PROTOCOL_VERSION, type: "status" }, 2_000);
+    if (res.type !== "status") throw new Error(`status of n${i + 1}: ${JSON.stringify(res)}`);
+    return res.status;
+  }
+
+  arrive(i: number, hook: string, member = MEMBERS[i]!): Promise<Timed> {
+    const req = { v: PROTOCOL_VERSION, type: "arrive", group: "trio", participant: member, hook, attempt: `test-${member}` } as const;
+    return request(this.sockets[i]!, req, 30_000).then((r) => {
+      if (r.type !== "result") throw new Error(`${member} at ${hook}: ${JSON.stringify(r)}`);
+      return { ...r, at: performance.now() };
+    });
+  }
+
+  async waiting(i: number, count: number): Promise<void> {
+    await until(async () => (await this.status(i)).waiting === count, 10_000, `${count} call(s) waiting on n${i + 1}`);
+  }
+
+  /** Outcome keys in etcd: operation id → parsed value. */
+  outcomes(): Map<string, any> {
+    const out = new Map<string, any>();
+    for (const [k, v] of this.etcd.get(`${PREFIX}/`)) if (k.endsWith("/outcome")) out.set(`${k.split("/")[2]}#${Number(k.split("/")[4])}`, JSON.parse(v));
+    return out;
+  }
+
+  async destroy(): Promise<void> {
+    for (const p of this.procs) p?.kill("SIGKILL");
+    await this.etcd.destroy();
+    this.lab.destroy();
+    this.box.cleanup();
+  }
+}
+
+let cluster: EtcdCluster | undefined;
+afterEach(async () => {
+  await cluster?.destroy();
+  cluster = undefined;
+});
+beforeAll(() => void ensureBinary(), 120_000);
+
+describe.skipIf(WHY !== undefined)("daemons with the etcd backend in network namespaces", () => {
+  test("barriers across three nodes release in order, every dump commits, each outcome recorded once", async () => {
+    const c = (cluster = await new EtcdCluster(3).start());
+    const latencies: number[] = [];
+    const operations = 10;
+    for (let op = 1; op <= operations; op++) {
+      for (const hook of DUMP) {
+        const first = [0, 1].map((i) => c.arrive(i, hook));
+        await c.waiting(0, 1);
+        await c.waiting(1, 1);
+        const t0 = performance.now();
+        const all = await Promise.all([...first, c.arrive(2, hook)]);
+        const want = hook === "post-dump" ? "committed" : "released";
+        expect({ op, hook, codes: all.map((r) => r.code) }).toEqual({ op, hook, codes: [want, want, want] });
+        latencies.push(Math.max(...all.map((r) => r.at)) - t0);
+      }
+      for (let i = 0; i < 3; i++) expect((await c.status(i)).groups[0].operation).toMatchObject({ id: `trio#${op}`, phase: { state: "committed" } });
+    }
+    // One outcome key (the newest operation's: older ones are deleted by the next decision), committed.
+    const outcomes = c.outcomes();
+    expect([...outcomes.keys()]).toEqual([`trio#${operations}`]);
+    expect(outcomes.get(`trio#${operations}`)).toMatchObject({ state: "committed", kind: "dump" });
+    const recorded = await Promise.all([0, 1, 2].map(async (i) => (await c.status(i)).cluster.counters.decisions_recorded ?? 0));
+    expect(recorded.reduce((a, b) => a + b, 0)).toBe(operations);
+    const st = await c.status(0);
+    expect(st.backend).toMatchObject({ kind: "etcd", health: "ok", endpoint: c.etcd.clientUrl, prefix: PREFIX });
+    expect(st.cluster.nodes.map((n: { name: string }) => n.name).sort()).toEqual(["n1", "n2", "n3"]);
+    const human = Bun.spawnSync([ensureBinary(), "status", "--socket", c.sockets[0]!], { stdout: "pipe" }).stdout.toString();
+    expect(human).toContain("CLUSTER (this node: n1, backend etcd: ok (");
+    console.log(
+      `etcd backend, 3 daemons in netns: ${operations} dumps; release latency (last arrival → every call answered) over ${latencies.length} barriers p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms; decisions recorded per node ${recorded.join("/")}`,
+    );
+  }, 60_000);
+
+  test("a daemon killed mid-barrier: its lease expires and the operation aborts on the others, recorded once", async () => {
+    const c = (cluster = await new EtcdCluster(3).start());
+    await Promise.all([0, 1, 2].map((i) => c.arrive(i, "pre-dump")));
+    const waiting = [0, 1].map((i) => c.arrive(i, "post-dump"));
+    await c.waiting(0, 1);
+    await c.waiting(1, 1);
+    const t0 = performance.now();
+    c.procs[2]!.kill("SIGKILL");
+    const results = await Promise.all(waiting);
+    const ms = Math.max(...results.map((r) => r.at)) - t0;
+    for (const r of results) {
+      expect(r).toMatchObject({ ok: false, code: "aborted" });
+      expect(r.message).toContain("node n3 lost its etcd lease");
+    }
+    const outcome = c.outcomes().get("trio#1");
+    expect(outcome).toMatchObject({ state: "aborted" });
+    expect(["n1", "n2"]).toContain(outcome.by);
+    console.log(`daemon n3 killed: post-dump calls on n1 and n2 failed ${Math.round(ms)} ms later (lease TTL 2 s); abort recorded by ${outcome.by}`);
+    expect(ms).toBeLessThan(6_000);
+  }, 60_000);
+
+  test("etcd killed mid-operation: calls before the commit point fail at loss, commit calls at their deadline; nothing commits; the abort is recorded once etcd is back", async () => {
+    const c = (cluster = await new EtcdCluster(3, "6s").start());
+    await Promise.all([0, 1, 2].map((i) => c.arrive(i, "pre-dump")));
+    await Promise.all([0, 1, 2].map((i) => c.arrive(i, "network-lock")));
+    const commitCalls = [0, 1].map((i) => c.arrive(i, "post-dump")); // alpha and bravo at the commit point
+    await c.waiting(0, 1);
+    await c.waiting(1, 1);
+    const t0 = performance.now();
+    await c.etcd.kill();
+    const charlie = await c.arrive(2, "post-dump"); // the last member arrives after etcd is gone
+    const results = [...(await Promise.all(commitCalls)), charlie];
+    for (const r of results) expect(r).toMatchObject({ ok: false, code: "aborted" });
+    console.log(`etcd killed: commit calls failed after ${results.map((r) => Math.round(r.at - t0)).join("/")} ms (group timeout 6 s): ${results[0]!.message}`);
+    await until(async () => (await c.status(0)).backend.health === "lost", 10_000, "n1 to report etcd lost");
+    for (let i = 0; i < 3; i++) expect((await c.status(i)).groups[0].operation.phase.state).toBe("aborted");
+    // Before the commit point, a loss answers at once: a new dump fails at pre-dump.
+    expect(await c.arrive(0, "pre-dump")).toMatchObject({ ok: false, code: "aborted" });
+
+    await c.etcd.start();
+    for (let i = 0; i < 3; i++) await until(async () => (await c.status(i)).backend.health === "ok", 15_000, `n${i + 1} back on etcd`);
+    await until(async () => c.outcomes().size > 0, 10_000, "the abort recorded");
+    const outcomes = c.outcomes();
+    for (const v of outcomes.values()) expect(v.state).toBe("aborted");
+    console.log(`after etcd came back: ${[...outcomes].map(([id, v]) => `${id} ${v.state} by ${v.by} (${v.reason})`).join("; ")}`);
+    for (let i = 0; i < 3; i++) expect(c.logs[i]).not.toContain("outcome-disagreement");
+  }, 90_000);
+});
