@@ -9,7 +9,7 @@ import { BarrierEngine } from "../../src/barrier/engine.ts";
 import type { Effect, Reply } from "../../src/barrier/types.ts";
 import { EtcdBackend } from "../../src/etcd/etcd-backend.ts";
 import { percentile } from "./real-daemons.ts";
-import { EtcdServer, etcdMissing } from "./etcd-server.ts";
+import { EtcdServer, etcdMissing, freePort } from "./etcd-server.ts";
 
 const MISSING = etcdMissing();
 if (MISSING) console.warn(`!! SKIPPING test/cluster/etcd-backend.test.ts: ${MISSING}`);
@@ -35,9 +35,11 @@ class Node {
     members: string[],
     prefix: string,
     timeoutMs = 10_000,
+    server = etcd!,
+    tls: { caFile?: string; certFile?: string; keyFile?: string } = {},
   ) {
     this.engine = new BarrierEngine([{ name: "g", members, timeoutMs }], { node: name, decider: "external" });
-    this.backend = new EtcdBackend({ node: name, endpoints: [etcd!.clientUrl], prefix, leaseTtlMs: 2_000, groups: ["g"], engine: this.engine, dispatch: (fx) => this.apply(fx) });
+    this.backend = new EtcdBackend({ node: name, endpoints: [server.clientUrl], prefix, leaseTtlMs: 2_000, groups: ["g"], engine: this.engine, dispatch: (fx) => this.apply(fx), ...tls });
   }
   apply(fx: Effect[]): void {
     for (const e of fx) {
@@ -132,5 +134,33 @@ describe.skipIf(MISSING !== undefined)("EtcdBackend against a real etcd", () => 
     expect(r.message).toContain("n2");
     const outcome = JSON.parse(etcd!.get(prefix).get(`${prefix}/g/op/000000000001/outcome`)!);
     expect(outcome).toMatchObject({ state: "aborted", by: "n1" });
+  }, 30_000);
+});
+
+describe.skipIf(MISSING !== undefined)("EtcdBackend over TLS with client certificates", () => {
+  test("nodes with the CA and a client certificate federate; one without a certificate is refused and reports etcd lost", async () => {
+    const server = await new EtcdServer("127.0.0.1", undefined, freePort(), freePort(), true).start();
+    try {
+      const certs = server.certs!;
+      const tls = { caFile: certs.ca, certFile: certs.cert, keyFile: certs.key };
+      nodes = ["n1", "n2"].map((n) => new Node(n, ["p1", "p2"], "/tls", 10_000, server, tls));
+      await Promise.all(nodes.map((n) => n.backend.start()));
+      for (const hook of ["pre-dump", "post-dump"]) {
+        const ids = nodes.map((n, i) => n.arrive(`p${i + 1}`, hook));
+        const rs = await Promise.all(nodes.map((n, i) => n.answer(ids[i]!)));
+        expect(rs.map((r) => r.code)).toEqual(hook === "post-dump" ? ["committed", "committed"] : ["released", "released"]);
+      }
+      expect(nodes[0]!.backend.health()).toMatchObject({ kind: "etcd", health: "ok" });
+      expect(JSON.parse(server.get("/tls/").get("/tls/g/op/000000000001/outcome")!)).toMatchObject({ state: "committed" });
+
+      const stranger = new Node("n3", ["p1", "p2"], "/tls", 10_000, server, { caFile: certs.ca });
+      await stranger.backend.start();
+      expect(stranger.backend.health()).toMatchObject({ health: "lost", detail: expect.stringContaining("127.0.0.1") });
+      nodes.push(stranger);
+    } finally {
+      await Promise.all(nodes.map((n) => n.backend.close()));
+      nodes = [];
+      await server.destroy();
+    }
   }, 30_000);
 });

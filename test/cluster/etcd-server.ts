@@ -26,10 +26,33 @@ export function freePort(): number {
   return port;
 }
 
+/**
+ * A CA, a server certificate for `ip` and a client certificate, as files in `dir` (openssl). The
+ * server certificate also allows client auth: with --client-cert-auth, etcd's JSON gateway dials
+ * etcd's own gRPC port with it.
+ */
+export function makeCertificates(dir: string, ip = "127.0.0.1"): { ca: string; cert: string; key: string; serverCert: string; serverKey: string } {
+  const f = (n: string) => join(dir, n);
+  const script = `set -e; cd '${dir}'
+ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+openssl req -x509 $ec -keyout ca-key.pem -out ca.pem -days 1 -subj /CN=test-ca
+openssl req $ec -keyout server-key.pem -out server.csr -subj /CN=etcd
+printf 'subjectAltName=IP:${ip}\nextendedKeyUsage=serverAuth,clientAuth\n' > server.ext
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out server.pem -days 1 -extfile server.ext
+openssl req $ec -keyout client-key.pem -out client.csr -subj /CN=node
+printf 'extendedKeyUsage=clientAuth\n' > client.ext
+openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out client.pem -days 1 -extfile client.ext`;
+  const r = Bun.spawnSync(["sh", "-c", script], { stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`openssl failed: ${r.stderr.toString()}`);
+  return { ca: f("ca.pem"), cert: f("client.pem"), key: f("client-key.pem"), serverCert: f("server.pem"), serverKey: f("server-key.pem") };
+}
+
 export class EtcdServer {
   readonly dir = mkdtempSync(join(tmpdir(), "ccetcd-"));
   readonly clientUrl: string;
   readonly peerUrl: string;
+  /** With `tls`: https with client-certificate authentication. */
+  certs: ReturnType<typeof makeCertificates> | undefined;
   proc: Subprocess | undefined;
   #log = "";
 
@@ -39,8 +62,10 @@ export class EtcdServer {
     readonly netns?: string,
     clientPort = netns ? 2379 : freePort(),
     peerPort = netns ? 2380 : freePort(),
+    tls = false,
   ) {
-    this.clientUrl = `http://${host}:${clientPort}`;
+    if (tls) this.certs = makeCertificates(this.dir, host);
+    this.clientUrl = `${tls ? "https" : "http"}://${host}:${clientPort}`;
     this.peerUrl = `http://${host}:${peerPort}`;
   }
 
@@ -59,6 +84,7 @@ export class EtcdServer {
       "--initial-advertise-peer-urls", this.peerUrl,
       "--initial-cluster", `t=${this.peerUrl}`,
       "--log-level", "warn",
+      ...(this.certs ? ["--cert-file", this.certs.serverCert, "--key-file", this.certs.serverKey, "--client-cert-auth", "--trusted-ca-file", this.certs.ca] : []),
     ];
     this.proc = Bun.spawn(this.#wrap(argv), { stdout: "pipe", stderr: "pipe" });
     const collect = async (s: ReadableStream<Uint8Array>) => {
@@ -82,7 +108,8 @@ export class EtcdServer {
   }
 
   ctl(args: string[]): { ok: boolean; out: string } {
-    const r = Bun.spawnSync(this.#wrap(["etcdctl", `--endpoints=${this.clientUrl}`, "--dial-timeout=1s", "--command-timeout=2s", ...args]), { stdout: "pipe", stderr: "pipe" });
+    const tls = this.certs ? [`--cacert=${this.certs.ca}`, `--cert=${this.certs.cert}`, `--key=${this.certs.key}`] : [];
+    const r = Bun.spawnSync(this.#wrap(["etcdctl", `--endpoints=${this.clientUrl}`, ...tls, "--dial-timeout=1s", "--command-timeout=2s", ...args]), { stdout: "pipe", stderr: "pipe" });
     return { ok: r.exitCode === 0, out: r.stdout.toString() + r.stderr.toString() };
   }
 
