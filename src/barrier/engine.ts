@@ -13,31 +13,11 @@
 import { hookInfo, isHookName, isPassThrough, kindsOf, startKind } from "./hooks.ts";
 import { Operation, type Waiter } from "./operation.ts";
 import { hookAtRank, recordOf, sameContent } from "./records.ts";
-import type { Arrival, Decision, Effect, GroupSpec, GroupView, OpRecord, ResultCode } from "./types.ts";
+import { formatMs } from "./format.ts";
+import type { Arrival, Decision, Effect, EngineOptions, FederatedOperation, GroupSpec, GroupView, OpRecord, ResultCode } from "./types.ts";
 
-export interface EngineOptions {
-  /**
-   * This daemon's node name. Set it to federate: the engine then emits `publish` effects with this
-   * node's records and accepts peers' records through `merge`. Unset: a single-node engine.
-   */
-  readonly node?: string;
-  /**
-   * Who decides commit or abort. "local" (default): the engine commits when every member reached
-   * the commit hook. "external" (federated only, e.g. one etcd transaction per operation): the
-   * engine proposes outcomes through `pendingDecisions()` and holds every commit waiter until
-   * `decide()` hands it the recorded outcome, or until that waiter's own deadline (then it fails).
-   * Barriers before the commit hook still release, and abort, locally: failing a participant before
-   * its commit hook means it never reaches it, so no commit can be recorded without it.
-   */
-  readonly decider?: "local" | "external";
-}
-
-/** An open operation with participants on this node, and the other nodes hosting its participants. */
-export interface FederatedOperation {
-  readonly id: string;
-  readonly group: string;
-  readonly nodes: readonly string[];
-}
+export type { EngineOptions, FederatedOperation } from "./types.ts";
+export { formatMs } from "./format.ts";
 
 interface GroupState {
   readonly spec: GroupSpec;
@@ -540,11 +520,4 @@ function hooksOfCommit(op: Operation): string {
 
 function reply(to: { callId: string }, ok: boolean, code: ResultCode, message: string): Effect {
   return { type: "reply", callId: to.callId, ok, code, message };
-}
-
-/** "250ms", "1.5s", "30s". */
-export function formatMs(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const s = ms / 1000;
-  return `${Number.isInteger(s) ? s : s.toFixed(1)}s`;
 }

@@ -140,3 +140,27 @@ export interface GroupView {
   readonly timeoutMs: number;
   readonly operation: OperationView | null;
 }
+
+export interface EngineOptions {
+  /**
+   * This daemon's node name. Set it to federate: the engine then emits `publish` effects with this
+   * node's records and accepts peers' records through `merge`. Unset: a single-node engine.
+   */
+  readonly node?: string;
+  /**
+   * Who decides commit or abort. "local" (default): the engine commits when every member reached
+   * the commit hook. "external" (federated only, e.g. one etcd transaction per operation): the
+   * engine proposes outcomes through `pendingDecisions()` and holds every commit waiter until
+   * `decide()` hands it the recorded outcome, or until that waiter's own deadline (then it fails).
+   * Barriers before the commit hook still release, and abort, locally: failing a participant before
+   * its commit hook means it never reaches it, so no commit can be recorded without it.
+   */
+  readonly decider?: "local" | "external";
+}
+
+/** An open operation with participants on this node, and the other nodes hosting its participants. */
+export interface FederatedOperation {
+  readonly id: string;
+  readonly group: string;
+  readonly nodes: readonly string[];
+}

@@ -3,7 +3,7 @@
  * of its engine to `publish`; a backend feeds peers' records back into the engine and hands the
  * resulting effects to the daemon's dispatcher. A single-node daemon uses LocalBackend.
  */
-import type { FederatedOperation } from "../barrier/engine.ts";
+import type { FederatedOperation } from "../barrier/types.ts";
 import type { Effect, OpRecord, Publish } from "../barrier/types.ts";
 
 /** The engine surface a backend drives (BarrierEngine implements it). */

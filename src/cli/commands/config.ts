@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { configPath, ConfigError, loadConfig } from "../../config/load.ts";
-import { formatMs } from "../../barrier/engine.ts";
+import { formatMs } from "../../barrier/format.ts";
 
 const check = defineCommand({
   meta: { name: "check", description: "Validate a configuration file without starting anything; exit 0 if valid, 1 if not" },

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { formatMs } from "../../barrier/engine.ts";
+import { formatMs } from "../../barrier/format.ts";
 import type { GroupView } from "../../barrier/types.ts";
 import { request } from "../../hook/client.ts";
 import { PROTOCOL_VERSION } from "../../protocol/messages.ts";
