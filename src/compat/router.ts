@@ -7,6 +7,7 @@
  *      reference clients declared (or the kubescr map gave), see implicit-groups.ts.
  * An implicit id may not depend on a configured member: engine groups do not span each other.
  */
+import { DeadlineTimer } from "../util/deadline-timer.ts";
 import { isHookName, isPassThrough } from "../barrier/hooks.ts";
 import type { Arrival, Effect, GroupView, Reply } from "../barrier/types.ts";
 import type { GroupConfig } from "../config/schema.ts";
@@ -42,12 +43,12 @@ export class ReferenceRouter {
   readonly #answers = new Map<string, { hook: string; answer: (token: string) => void }>();
   readonly #now: () => number;
   #nextCall = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #timerAt: number | undefined;
+  readonly #deadline: DeadlineTimer;
 
   constructor(readonly opts: RouterOptions) {
     this.#implicit = new ImplicitGroups(opts.timeoutMs);
     this.#now = opts.now ?? Date.now;
+    this.#deadline = new DeadlineTimer(this.#now, () => this.#apply(this.#implicit.tick(this.#now())));
   }
 
   handle(req: ReferenceRequest, answer: (token: string) => void): Pending {
@@ -96,8 +97,7 @@ export class ReferenceRouter {
   /** Every waiting implicit call gets its answer; the timer stops. */
   stop(reason: string): void {
     this.#apply(this.#implicit.failAll(this.#now(), reason));
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#deadline.clear();
   }
 
   status(): { groups: GroupView[]; waiting: number; kubescr: Record<string, readonly string[]> } {
@@ -122,18 +122,8 @@ export class ReferenceRouter {
     this.#schedule();
   }
 
-  /** One timer for the earliest deadline of the implicit groups (as the daemon does for its own). */
+  /** One timer for the earliest deadline of the implicit groups. */
   #schedule(): void {
-    const next = this.#implicit.nextDeadline();
-    if (next === this.#timerAt) return;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = next;
-    if (next === undefined) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = undefined;
-      this.#apply(this.#implicit.tick(this.#now()));
-    }, Math.max(0, next - this.#now()));
+    this.#deadline.set(this.#implicit.nextDeadline());
   }
 }

@@ -8,6 +8,7 @@ import { startReferenceService, type ReferenceService } from "../compat/service.
 import { groupSpecs, type Config } from "../config/schema.ts";
 import { PROTOCOL_VERSION, type Request, type Response } from "../protocol/messages.ts";
 import type { Logger } from "../util/log.ts";
+import { DeadlineTimer } from "../util/deadline-timer.ts";
 import { VERSION } from "../version.ts";
 import type { Backend, BackendHealth, ClusterStatus } from "../cluster/backend.ts";
 import { CheckpointService } from "./checkpoint-service.ts";
@@ -33,8 +34,8 @@ export class Daemon {
   readonly #server: IpcServer;
   readonly #now: () => number;
   readonly startedAt = new Date();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #timerAt: number | undefined;
+  /** One timer, always set for the engine's earliest deadline. */
+  readonly #deadline: DeadlineTimer;
   /** Answers owed to front ends other than the local socket (see submit). */
   readonly #callbacks = new Map<string, (r: Reply) => void>();
   #nextSubmit = 0;
@@ -48,6 +49,7 @@ export class Daemon {
 
   constructor(readonly opts: DaemonOptions) {
     this.#now = opts.now ?? Date.now;
+    this.#deadline = new DeadlineTimer(this.#now, () => this.#apply(this.engine.tick(this.#now())));
     const { cluster, etcd } = opts.config;
     const node = cluster?.node ?? etcd?.node;
     // With etcd, one etcd transaction decides each operation's outcome (src/etcd).
@@ -86,7 +88,7 @@ export class Daemon {
     for (const g of this.engine.groups()) this.#apply(this.engine.fail(this.#now(), g.name, reason));
     this.#compat?.stop(reason);
     this.#server.stop();
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#deadline.clear();
     if (this.#runCheck) clearInterval(this.#runCheck);
     // Closing after the aborts lets peers hear them before this node goes quiet.
     await this.#backend?.close();
@@ -253,7 +255,7 @@ export class Daemon {
     this.#schedule();
   }
 
-  /** One timer, always set for the engine's earliest deadline; plus the CRIU-run check while needed. */
+  /** The deadline timer, and the CRIU-run check while an operation is open. */
   #schedule(): void {
     if (this.engine.openOperations > 0 && !this.#runCheck) {
       this.#runCheck = setInterval(() => this.#checkRuns(), RUN_CHECK_MS);
@@ -261,16 +263,6 @@ export class Daemon {
       clearInterval(this.#runCheck);
       this.#runCheck = undefined;
     }
-    const next = this.engine.nextDeadline();
-    if (next === this.#timerAt) return;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = next;
-    if (next === undefined) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = undefined;
-      this.#apply(this.engine.tick(this.#now()));
-    }, Math.max(0, next - this.#now()));
+    this.#deadline.set(this.engine.nextDeadline());
   }
 }
