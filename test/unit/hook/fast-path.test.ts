@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig } from "../../../src/config/load.ts";
@@ -34,9 +34,11 @@ describe("configuration cache", () => {
 
 describe("hostProcessMatch", () => {
   const groups = [{ name: "g", members: ["sleep-member"], timeoutMs: 1000 }];
-  test("a plain host process matches by its name only, as the full identification would", () => {
+  test("a plain host process matches by its name only, as the full identification would", async () => {
     const p = Bun.spawn(["sleep", "30"]);
     try {
+      // Right after fork the child is still called "bun" until it execs sleep.
+      for (let i = 0; i < 200 && readFileSync(`/proc/${p.pid}/comm`, "utf8").trim() !== "sleep"; i++) await Bun.sleep(5);
       expect(hostProcessMatch(p.pid, groups)).toEqual({ match: { kind: "none" }, processName: "sleep" });
       expect(hostProcessMatch(p.pid, [{ name: "g", members: ["sleep"], timeoutMs: 1000 }])!.match).toEqual({ kind: "member", group: "g", member: "sleep", via: "process-name" });
     } finally {
