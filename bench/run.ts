@@ -2,10 +2,11 @@
  * npm run bench: every benchmark in turn. Each prints a table (median, p99, min, max) and adds its
  * figures to bench/results.json. Medians on a noisy 2-core machine: compare ratios, not digits.
  *   npm run bench                  all
- *   npm run bench -- hook scale    some (hook, barrier, scale, cluster, frozen, gossip)
+ *   npm run bench -- hook scale    some (hook, barrier, scale, cluster, frozen, backends, gossip)
  */
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { backends } from "./backends.ts";
 import { clusterScale } from "./cluster-scale.ts";
 import { frozenTime } from "./frozen-time.ts";
 import { hookStartup } from "./hook-startup.ts";
@@ -19,6 +20,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   scale,
   cluster: clusterScale,
   frozen: frozenTime,
+  backends,
   gossip: async () => {
     for (const f of ["bench/gossip-release.ts", "bench/gossip-daemons.ts"]) {
       if (!existsSync(join(ROOT, f))) continue;

@@ -456,7 +456,9 @@ export class BarrierEngine {
     op.phase = { state: "aborted", at: now, reason };
     if (local && this.#node !== undefined) op.published = true;
     out.push({ type: "event", level: "error", operation: op.id, message: `${op.kind} ${op.id} aborted: ${reason}` });
-    if (this.#node !== undefined && !this.#external && op.anyAtCommit()) {
+    // Only where the abort is decided: a node that learns an abort from a peer has not committed
+    // (it would have nothing to abort), and the peer that decided it warns for itself.
+    if (local && this.#node !== undefined && !this.#external && op.otherNodeMayCommit(this.#node)) {
       const message = `${op.id} aborted after a member reached ${hooksOfCommit(op)}: another node may have committed it`;
       out.push({ type: "event", level: "warn", operation: op.id, code: "outcome-uncertain", message });
     }

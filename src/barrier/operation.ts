@@ -88,6 +88,20 @@ export class Operation {
     return this.missingAt(this.commitRank, this.spec.members).length < this.spec.members.length;
   }
 
+  /**
+   * Could another node have seen every member at the commit hook? Only if some member is there,
+   * and every member not there in this node's view is hosted elsewhere: a member hosted here that
+   * has not reached the commit hook is known to nobody as having reached it (its host is the only
+   * writer of its progress), so no node can have committed.
+   */
+  otherNodeMayCommit(self: string): boolean {
+    if (!this.anyAtCommit()) return false;
+    return this.missingAt(this.commitRank, this.spec.members).every((m) => {
+      const owner = this.owners.get(m);
+      return owner !== self;
+    });
+  }
+
   /** "backend (never arrived), cache (last at pre-dump)" for error messages. */
   describe(names: readonly string[]): string {
     return names

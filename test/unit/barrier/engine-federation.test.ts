@@ -170,6 +170,20 @@ describe("BarrierEngine federation", () => {
     expect(c.e("n2").groups()[0]!.operation!.phase.state).toBe("committed");
   });
 
+  test("no outcome-uncertain warning when the member holding the round back is hosted here", () => {
+    const c = new Cluster(["n1", "n2"], { ...web, members: ["a", "b"] });
+    c.arrive("n1", "a", "pre-dump");
+    c.arrive("n2", "b", "pre-dump");
+    c.deliver();
+    c.arrive("n2", "b", "post-dump");
+    c.deliver();
+    // a (hosted on n1) never reaches post-dump: its CRIU run died. Nobody can have committed.
+    c.take("n1", c.e("n1").fail(c.now, "web", "the CRIU run of a ended"));
+    c.deliver();
+    expect(c.events.filter((e) => e.code === "outcome-uncertain")).toEqual([]);
+    expect(c.e("n2").groups()[0]!.operation!.phase.state).toBe("aborted");
+  });
+
   test("an engine without a node name emits no publish effects", () => {
     const e = new BarrierEngine([web]);
     const fx = e.arrive(0, { callId: "x", group: "web", participant: "a", hook: "pre-dump" });
