@@ -116,7 +116,12 @@ describe.skipIf(MISSING !== undefined)("EtcdBackend against a real etcd", () => 
       const rs = await Promise.all(ns.map((n, i) => n.answer(ids[i]!)));
       expect(rs.map((r) => r.code)).toEqual(hook === "post-dump" ? ["committed", "committed", "committed"] : ["released", "released", "released"]);
     }
-    const won = ns.map((n) => n.backend.counters.decisions_recorded ?? 0);
+    // The watch can deliver the recorded outcome (and so the answers) before the winner has
+    // processed its own transaction's response: give that response a moment to be counted.
+    const recorded = () => ns.map((n) => n.backend.counters.decisions_recorded ?? 0);
+    for (let i = 0; i < 100 && recorded().reduce((x, y) => x + y, 0) === 0; i++) await Bun.sleep(10);
+    await Bun.sleep(50); // a second "winner" would show up here
+    const won = recorded();
     expect(won.reduce((x, y) => x + y, 0)).toBe(1);
     const outcome = JSON.parse(etcd!.get(prefix).get(`${prefix}/g/op/000000000001/outcome`)!);
     expect(outcome.by).toBe(`n${won.indexOf(1) + 1}`);
