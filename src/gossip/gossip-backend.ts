@@ -176,7 +176,9 @@ export class GossipBackend implements Backend {
 
   status(): ClusterStatus {
     const nodes: ClusterNode[] = [{ name: this.#o.node, addr: this.address, state: "alive", self: true }];
-    for (const m of this.#members?.all() ?? []) nodes.push({ name: m.name, addr: m.addr, state: m.state });
+    // Self first, then by name: the order members were discovered in means nothing to a reader.
+    const others = [...(this.#members?.all() ?? [])].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+    for (const m of others) nodes.push({ name: m.name, addr: m.addr, state: m.state });
     return { node: this.#o.node, nodes, counters: { ...this.counters, push_retransmits: this.#pusher?.retransmits ?? 0, pushes_pending: this.#pusher?.pending ?? 0 } };
   }
 
