@@ -71,7 +71,9 @@ describe.skipIf(!NETNS)("federated daemons under network faults", () => {
     c.lab.link(3, false);
     const [a, ch] = await Promise.all([alpha, charlie]);
     for (const r of [a, ch]) expect(r).toMatchObject({ ok: false, code: "aborted" });
-    expect(a.message).toMatch(/n3/);
+    // Either failure detection (n3 declared dead, ~5 s) or the 6 s group deadline gets there
+    // first on a loaded machine; both are the partition aborting the round.
+    expect(a.message).toMatch(/n3|Timed out at network-lock/);
     // bravo arrives late on n2, which learned the abort on its own (n3 declared dead) or from n1.
     expect(await c.arrive(1, "bravo", "network-lock")).toMatchObject({ ok: false, code: "aborted" });
     console.log(`partition: n1 aborted after ${Math.round(a.at - t0)} ms (${a.message}); n3 after ${Math.round(ch.at - t0)} ms (${ch.message})`);
