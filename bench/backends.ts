@@ -14,25 +14,11 @@ import { generateKey } from "../src/gossip/keyring.ts";
 import { request } from "../src/hook/client.ts";
 import { PROTOCOL_VERSION } from "../src/protocol/messages.ts";
 import { etcdMissing, EtcdServer } from "../test/cluster/etcd-server.ts";
-import { BIN, report, requireBinary, stats, type Stats } from "./lib.ts";
+import { BIN, daemonStatus as status, report, requireBinary, stats, waitUntil as until, type Stats } from "./lib.ts";
 
 const sizes = (process.argv[2] ?? "2,3,8").split(",").map(Number);
 const operations = Number(process.argv[3] ?? 15);
 const HOOKS = ["pre-dump", "network-lock", "post-dump"];
-
-async function status(socket: string): Promise<any> {
-  const res = await request(socket, { v: PROTOCOL_VERSION, type: "status" }, 5_000);
-  if (res.type !== "status") throw new Error(`status: ${JSON.stringify(res)}`);
-  return res.status;
-}
-
-async function until(what: string, ms: number, pred: () => Promise<boolean>): Promise<void> {
-  const end = performance.now() + ms;
-  while (!(await pred())) {
-    if (performance.now() > end) throw new Error(`Timed out waiting for ${what}`);
-    await Bun.sleep(5);
-  }
-}
 
 async function run(kind: "gossip" | "etcd", n: number, etcdUrl: string): Promise<{ release: number[]; commit: number[] }> {
   const dir = mkdtempSync(join(tmpdir(), `ccbk-${kind}-`));

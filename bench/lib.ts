@@ -96,3 +96,20 @@ export function cpuOf(pid: number): number {
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(f[11]) + Number(f[12])) / 100;
 }
+
+/** The daemon's status through its unix socket. */
+export async function daemonStatus(socket: string): Promise<any> {
+  const { request } = await import("../src/hook/client.ts");
+  const res = await request(socket, { v: 1, type: "status" }, 5_000);
+  if (res.type !== "status") throw new Error(`status: ${JSON.stringify(res)}`);
+  return res.status;
+}
+
+/** Polls `pred` every 5 ms until it holds; throws after `ms`. */
+export async function waitUntil(what: string, ms: number, pred: () => Promise<boolean>): Promise<void> {
+  const end = performance.now() + ms;
+  while (!(await pred())) {
+    if (performance.now() > end) throw new Error(`Timed out waiting for ${what}`);
+    await Bun.sleep(5);
+  }
+}
