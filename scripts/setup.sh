@@ -13,7 +13,8 @@ npm ci --no-audit --no-fund
 npm run --silent build
 install -D -m 0755 dist/criu-coordinator /usr/local/bin/criu-coordinator
 mkdir -p /etc/criu-coordinator
-[ -e /etc/criu-coordinator/config.example.toml ] || install -m 0644 packaging/config.example.toml /etc/criu-coordinator/config.example.toml 2>/dev/null || true
+# An example to copy from; the daemon keeps its embedded default until config.toml exists.
+install -m 0644 packaging/config.toml /etc/criu-coordinator/config.example.toml
 
 if [ -d /run/systemd/system ] && [ -f systemd/criu-coordinatord.socket ]; then
   for unit in criu-coordinatord.socket criu-coordinatord.service; do
