@@ -8,8 +8,9 @@
  * - A plain host process (its cgroup file names no container runtime) can only match a member by
  *   its process name, so when no member has that name it passes without cgroup parsing or runtime
  *   name lookups.
+ *
+ * Reads use Bun's file API: node:fs alone costs a hook call about 1 ms of start-up.
  */
-import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import type { Config } from "../config/schema.ts";
 import { matchMember, type MatchResult } from "../identity/match.ts";
 
@@ -21,32 +22,43 @@ function cachePath(env: Record<string, string | undefined>): string {
   return env[CACHE_ENV] || DEFAULT_CACHE;
 }
 
-function keyOf(path: string): string | undefined {
+/** Changes whenever the file is replaced or edited; undefined when it does not exist. */
+export async function configKey(path: string): Promise<string | undefined> {
   try {
-    const st = statSync(path, { bigint: true });
-    return `${path}|${st.dev}|${st.ino}|${st.size}|${st.mtimeNs}|${st.ctimeNs}`;
+    const st = await Bun.file(path).stat();
+    return `${path}|${st.dev}|${st.ino}|${st.size}|${st.mtimeMs}|${st.ctimeMs}`;
   } catch {
     return undefined;
   }
 }
 
-export function cachedConfig(path: string, env: Record<string, string | undefined>): Config | undefined {
-  const key = keyOf(path);
-  if (!key) return undefined;
+export interface CacheEntry {
+  key?: string;
+  config?: Config;
+}
+
+/** The cache file's entry, whichever configuration it is for; undefined if none or unreadable. */
+export async function readConfigCache(env: Record<string, string | undefined>): Promise<CacheEntry | undefined> {
   try {
-    const entry = JSON.parse(readFileSync(cachePath(env), "utf8")) as { key?: string; config?: Config };
-    return entry.key === key && entry.config ? entry.config : undefined;
+    return (await Bun.file(cachePath(env)).json()) as CacheEntry;
   } catch {
     return undefined;
   }
 }
 
-/** Best effort: a read-only or missing /run only costs the next call a parse. */
-export function storeConfig(path: string, config: Config, env: Record<string, string | undefined>): void {
-  const key = keyOf(path);
-  if (!key) return;
+/** The cached configuration if the entry was made for the file as it is now (its key). */
+export function cachedConfig(entry: CacheEntry | undefined, key: string): Config | undefined {
+  return entry?.key === key && entry.config ? entry.config : undefined;
+}
+
+/**
+ * Best effort: a read-only or missing /run only costs the next call a parse. Written aside and
+ * renamed, as concurrent hook calls read it; node:fs is loaded here only, after a parse anyway.
+ */
+export async function storeConfig(key: string, config: Config, env: Record<string, string | undefined>): Promise<void> {
   const file = cachePath(env);
   try {
+    const { renameSync, writeFileSync } = await import("node:fs");
     const tmp = `${file}.${process.pid}`;
     writeFileSync(tmp, JSON.stringify({ key, config }), { mode: 0o600 });
     renameSync(tmp, file);
@@ -70,22 +82,30 @@ export function mayBeContainer(cgroupText: string): boolean {
   return paths.some((p) => CONTAINER_HINT.test(p));
 }
 
+/** What a plain host process is known by: its name, and its cgroup file to tell it is plain. */
+export interface ProcessFacts {
+  comm: string;
+  cgroup: string;
+}
+
+/** undefined when the process is gone or /proc is unreadable. */
+export async function readProcessFacts(pid: number): Promise<ProcessFacts | undefined> {
+  try {
+    const [comm, cgroup] = await Promise.all([Bun.file(`/proc/${pid}/comm`).text(), Bun.file(`/proc/${pid}/cgroup`).text()]);
+    return { comm: comm.replace(/\n$/, ""), cgroup };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * For a plain host process (no container runtime in its cgroup file, not in a cgroup namespace)
  * only the process name can match, so the decision needs no cgroup parsing or runtime name
  * lookups: the same matchMember() with no container ID and no names. undefined: not a plain host
  * process (or unreadable), so the full identification must decide.
  */
-export function hostProcessMatch(pid: number, groups: Config["groups"]): { match: MatchResult; processName: string } | undefined {
-  let comm: string;
-  let cgroup: string;
-  try {
-    comm = readFileSync(`/proc/${pid}/comm`, "utf8").replace(/\n$/, "");
-    cgroup = readFileSync(`/proc/${pid}/cgroup`, "utf8");
-  } catch {
-    return undefined;
-  }
-  if (mayBeContainer(cgroup)) return undefined;
+export function hostProcessMatch(facts: ProcessFacts | undefined, groups: Config["groups"]): { match: MatchResult; processName: string } | undefined {
+  if (!facts || mayBeContainer(facts.cgroup)) return undefined;
   const memberGroups = groups.map((g) => ({ name: g.name, members: [...g.members] }));
-  return { match: matchMember({ containerId: null, names: [], processName: comm }, memberGroups), processName: comm };
+  return { match: matchMember({ containerId: null, names: [], processName: facts.comm }, memberGroups), processName: facts.comm };
 }

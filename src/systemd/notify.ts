@@ -6,8 +6,10 @@
  * socket(AF_UNIX, SOCK_DGRAM) + sendto() per message. The sender is this process, so
  * NotifyAccess=main works (systemd-notify would send as its own pid). Measured in
  * notes/bun-toolchain.md §4. glibc only ("libc.so.6"); on any failure sdNotify returns false.
+ *
+ * bun:ffi is loaded by prepareNotify() only when NOTIFY_SOCKET is set: the import alone costs a
+ * daemon about 3 MB of resident memory, for nothing outside systemd.
  */
-import { dlopen, FFIType, ptr } from "bun:ffi";
 
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
@@ -16,27 +18,31 @@ const MSG_NOSIGNAL = 0x4000;
 /** sizeof(struct sockaddr_un): 2 bytes of family + 108 of path. */
 const SUN_PATH_MAX = 108;
 
-type Libc = ReturnType<typeof openLibc>;
+interface Libc {
+  socket(domain: number, type: number, protocol: number): number;
+  sendto(fd: number, buf: unknown, len: number, flags: number, addr: unknown, addrLen: number): number | bigint;
+  close(fd: number): number;
+  ptr(view: Uint8Array): unknown;
+}
 let libc: Libc | null | undefined;
 
-function openLibc() {
-  return dlopen("libc.so.6", {
-    socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-    sendto: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i64 },
-    close: { args: [FFIType.i32], returns: FFIType.i32 },
-  }).symbols;
-}
-
-/** Opened on first use, so importing this file costs nothing outside systemd. */
-function getLibc(): Libc | null {
-  if (libc === undefined) {
-    try {
-      libc = openLibc();
-    } catch {
-      libc = null;
-    }
+/**
+ * Opens libc through bun:ffi when NOTIFY_SOCKET is set (in `env`); call once before sdNotify().
+ * Never throws: without it sdNotify() returns false.
+ */
+export async function prepareNotify(env: Record<string, string | undefined> = process.env): Promise<void> {
+  if (libc !== undefined || !env.NOTIFY_SOCKET) return;
+  try {
+    const { dlopen, FFIType, ptr } = await import("bun:ffi");
+    const { symbols } = dlopen("libc.so.6", {
+      socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+      sendto: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i64 },
+      close: { args: [FFIType.i32], returns: FFIType.i32 },
+    });
+    libc = { ...(symbols as unknown as Omit<Libc, "ptr">), ptr: (v) => ptr(v) };
+  } catch {
+    libc = null;
   }
-  return libc;
 }
 
 /** struct sockaddr_un for NOTIFY_SOCKET, and the length to pass to sendto; null if unusable. */
@@ -54,21 +60,22 @@ export function notifyAddress(socketPath: string): { addr: Uint8Array; len: numb
 
 /**
  * Sends `state` (e.g. "READY=1\nSTATUS=listening") to the service manager. False when
- * NOTIFY_SOCKET is unset (not under systemd) or the send failed; never throws.
+ * NOTIFY_SOCKET is unset (not under systemd), prepareNotify() has not run, or the send failed;
+ * never throws.
  */
 export function sdNotify(state: string, env: Record<string, string | undefined> = process.env): boolean {
   const socketPath = env.NOTIFY_SOCKET;
   if (!socketPath) return false;
   try {
     const target = notifyAddress(socketPath);
-    const c = getLibc();
+    const c = libc;
     if (!target || !c) return false;
     const msg = new TextEncoder().encode(state);
     if (msg.length === 0) return false;
     const fd = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return false;
     try {
-      const sent = c.sendto(fd, ptr(msg), msg.length, MSG_NOSIGNAL, ptr(target.addr), target.len);
+      const sent = c.sendto(fd, c.ptr(msg), msg.length, MSG_NOSIGNAL, c.ptr(target.addr), target.len);
       return Number(sent) === msg.length;
     } finally {
       c.close(fd);

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig } from "../../../src/config/load.ts";
-import { CACHE_ENV, cachedConfig, hostProcessMatch, storeConfig } from "../../../src/hook/fast-path.ts";
+import { CACHE_ENV, cachedConfig, configKey, hostProcessMatch, readConfigCache, readProcessFacts, storeConfig } from "../../../src/hook/fast-path.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "fastpath-"));
 const env = { [CACHE_ENV]: join(dir, "cache.json") };
@@ -13,22 +13,28 @@ describe("configuration cache", () => {
   test("a stored configuration is returned while the file is unchanged, and not after", async () => {
     const file = join(dir, "c.toml");
     writeFileSync(file, `[[group]]\nname = "g"\nmembers = ["a"]\n`);
-    expect(cachedConfig(file, env)).toBeUndefined();
+    const key = (await configKey(file))!;
+    expect(key).toContain(file);
+    expect(cachedConfig(await readConfigCache(env), key)).toBeUndefined();
     const config = parseConfig(`[[group]]\nname = "g"\nmembers = ["a"]\n`, file);
-    storeConfig(file, config, env);
-    expect(cachedConfig(file, env)).toEqual(config);
+    await storeConfig(key, config, env);
+    expect(cachedConfig(await readConfigCache(env), key)).toEqual(config);
+    expect(await configKey(file)).toBe(key);
     await Bun.sleep(5);
     writeFileSync(file, `[[group]]\nname = "g"\nmembers = ["b"]\n`); // same size, new content
-    expect(cachedConfig(file, env)).toBeUndefined();
-    expect(cachedConfig(join(dir, "other.toml"), env)).toBeUndefined();
+    const changed = (await configKey(file))!;
+    expect(changed).not.toBe(key);
+    expect(cachedConfig(await readConfigCache(env), changed)).toBeUndefined();
+    expect(await configKey(join(dir, "other.toml"))).toBeUndefined();
   });
 
-  test("an unwritable cache location is not an error", () => {
+  test("an unwritable cache location is not an error", async () => {
     const file = join(dir, "d.toml");
     writeFileSync(file, "");
     const bad = { [CACHE_ENV]: "/proc/no/such/dir/cache.json" };
-    storeConfig(file, parseConfig("", file), bad);
-    expect(cachedConfig(file, bad)).toBeUndefined();
+    const key = (await configKey(file))!;
+    await storeConfig(key, parseConfig("", file), bad);
+    expect(cachedConfig(await readConfigCache(bad), key)).toBeUndefined();
   });
 });
 
@@ -39,16 +45,19 @@ describe("hostProcessMatch", () => {
     try {
       // Right after fork the child is still called "bun" until it execs sleep.
       for (let i = 0; i < 200 && readFileSync(`/proc/${p.pid}/comm`, "utf8").trim() !== "sleep"; i++) await Bun.sleep(5);
-      expect(hostProcessMatch(p.pid, groups)).toEqual({ match: { kind: "none" }, processName: "sleep" });
-      expect(hostProcessMatch(p.pid, [{ name: "g", members: ["sleep"], timeoutMs: 1000 }])!.match).toEqual({ kind: "member", group: "g", member: "sleep", via: "process-name" });
+      expect(hostProcessMatch(await readProcessFacts(p.pid), groups)).toEqual({ match: { kind: "none" }, processName: "sleep" });
+      expect((hostProcessMatch(await readProcessFacts(p.pid), [{ name: "g", members: ["sleep"], timeoutMs: 1000 }]))!.match).toEqual({ kind: "member", group: "g", member: "sleep", via: "process-name" });
     } finally {
       p.kill();
     }
   });
 
-  test("unknown or vanished processes are left to the full identification", () => {
-    expect(hostProcessMatch(0, groups)).toBeUndefined();
-    expect(hostProcessMatch(2 ** 22 + 7, groups)).toBeUndefined();
+  test("unknown or vanished processes are left to the full identification", async () => {
+    expect(await readProcessFacts(0)).toBeUndefined();
+    expect(await readProcessFacts(2 ** 22 + 7)).toBeUndefined();
+    expect(hostProcessMatch(undefined, groups)).toBeUndefined();
+    // A process in a container runtime's cgroup is left to the full identification too.
+    expect(hostProcessMatch({ comm: "sleep", cgroup: "0::/system.slice/docker-" + "a".repeat(64) + ".scope\n" }, groups)).toBeUndefined();
   });
 });
 

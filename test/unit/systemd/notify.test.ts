@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { notifyAddress, sdNotify, startWatchdog, watchdogIntervalMs } from "../../../src/systemd/notify.ts";
+import { notifyAddress, prepareNotify, sdNotify, startWatchdog, watchdogIntervalMs } from "../../../src/systemd/notify.ts";
 import { DgramListener } from "./dgram-listener.ts";
 
 const cleanups: (() => void)[] = [];
@@ -27,6 +27,18 @@ function listener(kind: "path" | "abstract"): DgramListener {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("sdNotify()", () => {
+  // Runs first (bun runs a file's tests in order): every later test has libc loaded.
+  test("sends nothing until prepareNotify() has loaded libc, which it does only for a NOTIFY_SOCKET", async () => {
+    const l = listener("path");
+    const env = { NOTIFY_SOCKET: l.address };
+    expect(sdNotify("READY=1", env)).toBe(false);
+    await prepareNotify({});
+    expect(sdNotify("READY=1", env)).toBe(false);
+    await prepareNotify(env);
+    expect(sdNotify("READY=1", env)).toBe(true);
+    expect(l.drain()).toEqual(["READY=1"]);
+  });
+
   test.each(["path", "abstract"] as const)("delivers the message to a %s NOTIFY_SOCKET", (kind) => {
     const l = listener(kind);
     const env = { NOTIFY_SOCKET: l.address };
