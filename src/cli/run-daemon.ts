@@ -5,6 +5,7 @@
  * through citty (commands/daemon.ts), which defines the same options.
  */
 import { Daemon } from "../daemon/daemon.ts";
+import { reexecWithBaselineJit } from "../daemon/baseline-jit.ts";
 import { createLogger } from "../daemon/logger.ts";
 import { ListenFdsError, parseListenFds, pickListenFd, unsetListenEnv } from "../systemd/listen-fds.ts";
 import { prepareNotify, sdNotify, startWatchdog } from "../systemd/notify.ts";
@@ -35,6 +36,8 @@ export function parsePlainDaemonArgs(argv: readonly string[]): DaemonArgs | unde
 }
 
 export async function runDaemon(args: DaemonArgs): Promise<void> {
+  // First, before the configuration is parsed: see daemon/baseline-jit.ts.
+  const jitNote = await reexecWithBaselineJit();
   const config = loadOrExit(args.config);
   const level = (args["log-level"] ?? config.daemon.logLevel) as "error" | "warn" | "info" | "debug";
   if (!["error", "warn", "info", "debug"].includes(level)) {
@@ -42,6 +45,7 @@ export async function runDaemon(args: DaemonArgs): Promise<void> {
     process.exit(2);
   }
   const log = createLogger(level);
+  if (jitNote) log.warn(jitNote);
   // Under systemd the hook socket comes from criu-coordinatord.socket (named "hook").
   let listenFd: number | undefined;
   try {

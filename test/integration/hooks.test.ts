@@ -254,3 +254,28 @@ describe("bad input never takes the daemon down", () => {
     h.proc.kill();
   }, 30_000);
 });
+
+describe("the daemon's JavaScript engine", () => {
+  const environOf = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+
+  test("it re-executes itself in place with the optimising JIT tiers off, keeping its pid", async () => {
+    box = new Sandbox();
+    box.writeConfig(`[[group]]\nname = "g"\nmembers = ["a", "b"]\n`);
+    const d = await box.startDaemon();
+    expect(environOf(d.proc.pid)).toContain("BUN_JSC_useDFGJIT=0");
+    // The re-executed image still serves hook calls.
+    const a = box.hook("pre-dump", { pid: box.spawnNamed("a"), images: box.imagesDir("a") });
+    const b = box.hook("pre-dump", { pid: box.spawnNamed("b"), images: box.imagesDir("b") });
+    for (const r of await Promise.all([a.done, b.done])) expect(r.code).toBe(0);
+  });
+
+  test("an operator's own BUN_JSC_useDFGJIT is kept", async () => {
+    box = new Sandbox();
+    box.writeConfig("");
+    const proc = Bun.spawn([ensureBinary(), "daemon", "--config", box.configFile], { stdout: "ignore", stderr: "ignore", env: { ...process.env, BUN_JSC_useDFGJIT: "1" } });
+    box.procs.push(proc);
+    await until(() => existsSync(box.socket), 10_000);
+    expect(environOf(proc.pid)).toContain("BUN_JSC_useDFGJIT=1");
+    expect(environOf(proc.pid)).not.toContain("BUN_JSC_useDFGJIT=0");
+  });
+});
