@@ -13,9 +13,9 @@ describe("parsePlainDaemonArgs (the daemon's citty-free path)", () => {
   });
 
   // Everything else goes to citty, which prints help or the error.
-  test.each([["--help"], ["-h"], ["--config"], ["--config", "--log-level", "x"], ["--config="], ["--bogus"], ["extra"], ["-c", "a", "-c", "b"]])(
-    "leaves %p to citty",
-    (...argv) => {
+  test.each([["--help"], ["-h"], ["--config"], ["--config", "--log-level", "x"], ["--config="], ["--bogus"], ["extra"], ["-c", "a", "-c", "b"]].map((argv) => ({ argv })))(
+    "leaves $argv to citty",
+    ({ argv }) => {
       expect(parsePlainDaemonArgs(argv)).toBeUndefined();
     },
   );
