@@ -12,7 +12,7 @@ import { DeadlineTimer } from "../util/deadline-timer.ts";
 import { VERSION } from "../version.ts";
 import type { Backend, BackendHealth, ClusterStatus } from "../cluster/backend.ts";
 import { CheckpointService } from "./checkpoint-service.ts";
-import { RUN_CHECK_MS, runGone } from "./criu-runs.ts";
+import { CriuRunWatcher } from "./criu-runs.ts";
 import { IpcServer } from "./ipc-server.ts";
 import { prepareSocketPath, restrictSocket } from "./local-socket.ts";
 
@@ -43,7 +43,7 @@ export class Daemon {
   #compat: ReferenceService | undefined;
   /** Peer federation, when [cluster] is set. */
   #backend: Backend | undefined;
-  #runCheck: ReturnType<typeof setInterval> | undefined;
+  readonly #runs = new CriuRunWatcher((attempt, why) => this.#apply(this.engine.runEnded(this.#now(), attempt, why)));
   /** `checkpoint`, `restore` and `operations` (docs/checkpoint.md). */
   readonly checkpoints: CheckpointService;
 
@@ -89,7 +89,7 @@ export class Daemon {
     this.#compat?.stop(reason);
     this.#server.stop();
     this.#deadline.clear();
-    if (this.#runCheck) clearInterval(this.#runCheck);
+    this.#runs.close();
     // Closing after the aborts lets peers hear them before this node goes quiet.
     await this.#backend?.close();
   }
@@ -224,13 +224,6 @@ export class Daemon {
     }
   }
 
-  #checkRuns(): void {
-    for (const run of this.engine.liveAttempts()) {
-      const why = runGone(run.attempt);
-      if (why) this.#apply(this.engine.runEnded(this.#now(), run.attempt, why));
-    }
-  }
-
   #gone(callId: string): void {
     this.#apply(this.engine.disconnect(this.#now(), callId));
   }
@@ -255,14 +248,9 @@ export class Daemon {
     this.#schedule();
   }
 
-  /** The deadline timer, and the CRIU-run check while an operation is open. */
+  /** The deadline timer, and the watch on the CRIU runs of open operations. */
   #schedule(): void {
-    if (this.engine.openOperations > 0 && !this.#runCheck) {
-      this.#runCheck = setInterval(() => this.#checkRuns(), RUN_CHECK_MS);
-    } else if (this.engine.openOperations === 0 && this.#runCheck) {
-      clearInterval(this.#runCheck);
-      this.#runCheck = undefined;
-    }
+    this.#runs.sync(this.engine.openOperations > 0 ? this.engine.liveAttempts().map((r) => r.attempt) : []);
     this.#deadline.set(this.engine.nextDeadline());
   }
 }
