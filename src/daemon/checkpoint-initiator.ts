@@ -1,8 +1,9 @@
 /**
  * The daemon a `checkpoint` or `restore` command talks to runs the operation across the cluster:
  * it asks every node (itself included) to scan, refuses before anything is frozen when a node is
- * unreachable or a member is not running, starts every node's CRIU runs at once, polls their
- * progress for the CLI, and records the outcome in every node's manifest.
+ * unreachable or a member is not running, starts every node's CRIU runs at once, follows their
+ * progress (long polls: each node answers when its members' progress changes) for the CLI, and
+ * records the outcome in every node's manifest.
  */
 import { join } from "node:path";
 import type { ClusterStatus } from "../cluster/backend.ts";
@@ -12,6 +13,7 @@ import { finalManifest, initialManifest, newestOf, outcomeOf, restoreProblems, w
 import type { PeerCommand } from "../operations/peer.ts";
 import { memberDirName, type NodeScan, operationId, planCheckpoint } from "../operations/plan.ts";
 import type { Manifest, MemberProgress, OperationSnapshot, StoredOperation } from "../operations/types.ts";
+import { ChangeSignal, keyOf } from "../util/change-signal.ts";
 import type { Logger } from "../util/log.ts";
 import type { CheckpointNode } from "./checkpoint-node.ts";
 
@@ -31,7 +33,10 @@ export interface InitiatorOptions {
 
 /** Scan, start and list answers: a node that is slower is unreachable for our purpose. */
 const ASK_MS = 3_000;
-const POLL_MS = 250;
+/** How long a node holds a progress report that has not changed (a long poll). */
+const LONG_POLL_MS = 10_000;
+/** After a node failed to answer, before it is asked again. */
+const RETRY_MS = 500;
 /** A node silent for this long beyond the group timeout has lost its members' runs for us. */
 const SILENCE_GRACE_MS = 15_000;
 
@@ -39,12 +44,18 @@ type Answers = { replies: Map<string, RequestBody>; unreachable: string[] };
 
 export class Initiator {
   readonly #ops = new Map<string, OperationSnapshot>();
+  readonly #changed = new ChangeSignal();
   readonly #busy = new Set<string>();
 
   constructor(readonly o: InitiatorOptions) {}
 
   snapshot(id: string): OperationSnapshot | undefined {
     return this.#ops.get(id);
+  }
+
+  /** The snapshot once it differs from the one whose keyOf() is `after` (or after `waitMs`). */
+  nextSnapshot(id: string, after: string | undefined, waitMs: number): Promise<OperationSnapshot | undefined> {
+    return this.#changed.until(() => this.#ops.get(id), (s) => (s ? keyOf(s) : ""), after, waitMs);
   }
 
   /** Starts a checkpoint of `group`; the snapshot to poll, or why nothing was started. */
@@ -138,21 +149,30 @@ export class Initiator {
       if (typeof r.error !== "string") return;
       members = members.map((m) => (m.node === nodes[i] ? { ...m, state: "failed", message: r.error as string } : m));
     });
-    const heard = new Map(nodes.map((n) => [n, Date.now()]));
-    while (outcomeOf(members).state === "running") {
-      await Bun.sleep(POLL_MS);
-      await Promise.all(nodes.map(async (node) => {
-        if (!members.some((m) => m.node === node && (m.state === "running" || m.state === "planned"))) return;
-        const r = await this.#call(node, { c: "report", op: snap.id }).catch(() => undefined);
-        if (r && Array.isArray(r.members)) {
-          heard.set(node, Date.now());
-          for (const p of r.members as MemberProgress[]) members = members.map((m) => (m.member === p.member ? p : m));
-        } else if (Date.now() - heard.get(node)! > g.timeoutMs + SILENCE_GRACE_MS) {
-          members = members.map((m) => (m.node === node && m.state !== "ok" && m.state !== "failed" ? { ...m, state: "unknown" } : m));
-        }
-      }));
+    const publish = () => {
       this.#ops.set(snap.id, { ...this.#ops.get(snap.id)!, members });
-    }
+      this.#changed.notify();
+    };
+    publish();
+    // One long poll per node: each answers as soon as its members' progress changes.
+    await Promise.all(nodes.map(async (node) => {
+      const open = () => members.some((m) => m.node === node && (m.state === "running" || m.state === "planned"));
+      let heard = Date.now();
+      let after: string | undefined;
+      while (open()) {
+        const r = await this.#call(node, { c: "report", op: snap.id, ...(after !== undefined ? { after } : {}), waitMs: LONG_POLL_MS }, LONG_POLL_MS + ASK_MS).catch(() => undefined);
+        if (r && Array.isArray(r.members)) {
+          heard = Date.now();
+          after = keyOf(r.members);
+          for (const p of r.members as MemberProgress[]) members = members.map((m) => (m.member === p.member ? p : m));
+        } else if (Date.now() - heard > g.timeoutMs + SILENCE_GRACE_MS) {
+          members = members.map((m) => (m.node === node && m.state !== "ok" && m.state !== "failed" ? { ...m, state: "unknown" } : m));
+        } else {
+          await Bun.sleep(RETRY_MS); // the node did not answer: ask again shortly
+        }
+        publish();
+      }
+    }));
     const out = outcomeOf(members);
     const endedAt = new Date().toISOString();
     const final =
@@ -162,6 +182,7 @@ export class Initiator {
     await Promise.all(final.nodes.map((n) => this.#call(n, { c: "finish", manifest: final }).catch((e: Error) => this.o.log.warn(`${snap.id}: node ${n} did not record the outcome: ${e.message}`))));
     const message = out.state === "committed" ? `every member ${snap.kind === "checkpoint" ? "was checkpointed" : "was restored"}` : (out.reason ?? "some member failed");
     this.#ops.set(snap.id, { ...this.#ops.get(snap.id)!, members, state: out.state, endedAt, message });
+    this.#changed.notify();
     this.o.log.info(`${snap.id}: ${out.state}: ${message}`);
     this.#busy.delete(snap.group);
   }
@@ -185,9 +206,9 @@ export class Initiator {
     return { replies, unreachable: unreachable.sort() };
   }
 
-  #call(node: string, cmd: PeerCommand): Promise<RequestBody> {
+  #call(node: string, cmd: PeerCommand, timeoutMs = ASK_MS): Promise<RequestBody> {
     if (node === this.o.self) return this.o.local.handle(cmd);
     if (!this.o.peers) return Promise.reject(new Error(`node ${node} is not this node and there is no cluster`));
-    return this.o.peers.ask(node, cmd as unknown as RequestBody, ASK_MS);
+    return this.o.peers.ask(node, cmd as unknown as RequestBody, timeoutMs);
   }
 }

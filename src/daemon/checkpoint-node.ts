@@ -8,6 +8,7 @@ import type { GroupView } from "../barrier/types.ts";
 import type { Config } from "../config/schema.ts";
 import { parsePeerCommand, type PeerCommand } from "../operations/peer.ts";
 import type { MemberProgress } from "../operations/types.ts";
+import { ChangeSignal, keyOf } from "../util/change-signal.ts";
 import type { Logger } from "../util/log.ts";
 import { type CriuOptions, type CriuRun, criuBinary, diskUsage, startDump, startRestore } from "./checkpoint-criu.ts";
 import { isAlive, scanMembers } from "./checkpoint-scan.ts";
@@ -35,8 +36,14 @@ const PID_FREE_MS = 10_000;
 
 export class CheckpointNode {
   readonly #runs = new Map<string, LocalRun>();
+  readonly #changed = new ChangeSignal();
 
   constructor(readonly ctx: NodeContext) {}
+
+  /** Something a report may show changed: a member's CRIU run, or a hook in the engine. */
+  changed(): void {
+    this.#changed.notify();
+  }
 
   /** Runs one peer command; the answer is a plain object ({ error } on failure). */
   async handle(raw: unknown): Promise<Record<string, unknown>> {
@@ -60,7 +67,10 @@ export class CheckpointNode {
         return this.#restore(cmd);
       case "report": {
         const run = this.#runs.get(cmd.op);
-        return run ? { members: this.#progress(run) } : { error: `Node ${this.ctx.node} runs no part of operation ${cmd.op}` };
+        if (!run) return { error: `Node ${this.ctx.node} runs no part of operation ${cmd.op}` };
+        const done = () => [...run.members.values()].every((m) => m.state !== "running");
+        const members = await this.#changed.until(() => this.#progress(run), (m) => (done() ? "" : keyOf(m)), cmd.after, cmd.waitMs ?? 0);
+        return { members };
       }
       case "list":
         return { operations: this.ctx.store.list(cmd.group) };
@@ -137,6 +147,7 @@ export class CheckpointNode {
   #set(run: LocalRun, member: string, change: Partial<MemberProgress>): void {
     const cur = run.members.get(member)!;
     run.members.set(member, { ...cur, hook: this.#hookOf(run, member) ?? cur.hook, ...change });
+    this.#changed.notify();
   }
 
   #progress(run: LocalRun): MemberProgress[] {

@@ -12,6 +12,9 @@ import { Initiator, type PeerLink } from "./checkpoint-initiator.ts";
 import { CheckpointNode } from "./checkpoint-node.ts";
 import { OperationStore } from "./checkpoint-store.ts";
 
+/** How long an unchanged operation snapshot is held before it is sent anyway. */
+const OPERATION_WAIT_MS = 10_000;
+
 export interface CheckpointServiceOptions {
   readonly node: string;
   readonly config: Config;
@@ -35,6 +38,11 @@ export class CheckpointService {
     this.#initiator = this.#makeInitiator(peers);
   }
 
+  /** The engine changed: hooks reached show in the progress of running operations. */
+  changed(): void {
+    this.#node.changed();
+  }
+
   /** A command from a peer daemon. */
   onPeer(body: RequestBody): Promise<RequestBody> {
     return this.#node.handle(body);
@@ -51,7 +59,8 @@ export class CheckpointService {
           return typeof r === "string" ? { v, type: "error", message: r } : { v, type: "operation", operation: r };
         }
         case "operation": {
-          const s = this.#initiator.snapshot(req.id);
+          // With `after`, a long poll: answered when the snapshot changes (the CLI's progress).
+          const s = await this.#initiator.nextSnapshot(req.id, req.after, req.after !== undefined ? OPERATION_WAIT_MS : 0);
           return s ? { v, type: "operation", operation: s } : { v, type: "error", message: `This daemon did not start operation ${req.id}` };
         }
         case "operations":

@@ -229,7 +229,10 @@ export class Daemon {
   }
 
   #apply(effects: Effect[]): void {
-    if (effects.length > 0) this.opts.onChange?.();
+    if (effects.length > 0) {
+      this.opts.onChange?.();
+      this.checkpoints.changed();
+    }
     for (const e of effects) {
       if (e.type === "reply") {
         const done = this.#callbacks.get(e.callId);

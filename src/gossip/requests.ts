@@ -23,9 +23,15 @@ interface Pending {
   deadline?: Timer;
 }
 
+interface Answer {
+  readonly at: number;
+  readonly reply: Promise<RequestBody>;
+  done: boolean;
+}
+
 export class PeerRequests {
   readonly #pending = new Map<number, Pending>();
-  readonly #answers = new Map<string, { at: number; reply: Promise<RequestBody> }>();
+  readonly #answers = new Map<string, Answer>();
   #nextId = 1;
 
   constructor(
@@ -56,13 +62,21 @@ export class PeerRequests {
     const now = this.clock.now();
     for (const [k, a] of this.#answers) if (now - a.at > REPLY_CACHE_MS) this.#answers.delete(k);
     const key = `${from}/${gen}/${id}`;
-    let a = this.#answers.get(key);
+    const a = this.#answers.get(key);
+    const answer = (reply: RequestBody) => this.send(from, { t: "reqReply", id, body: reply });
     if (!a) {
       const run = this.handler ? this.handler(from, body) : Promise.resolve({ error: "This daemon does not take requests" });
-      a = { at: now, reply: run.catch((e: Error) => ({ error: e.message })) };
-      this.#answers.set(key, a);
+      const entry: Answer = { at: now, done: false, reply: run.catch((e: Error) => ({ error: e.message })) };
+      this.#answers.set(key, entry);
+      void entry.reply.then((reply) => {
+        entry.done = true;
+        answer(reply);
+      });
+    } else if (a.done) {
+      // A copy sent after the answer: that answer was lost. Copies that arrive while a slow
+      // request (a long poll) runs get the one answer it sends when done.
+      void a.reply.then(answer);
     }
-    void a.reply.then((reply) => this.send(from, { t: "reqReply", id, body: reply }));
   }
 
   onReply(from: string, id: number, body: RequestBody): void {

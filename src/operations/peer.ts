@@ -7,6 +7,9 @@ import { parseManifest } from "./manifest.ts";
 import { OPERATION_ID } from "./plan.ts";
 import type { Manifest } from "./types.ts";
 
+/** The longest a long-polled progress request may be held (`report`, and the CLI's `operation`). */
+export const MAX_WAIT_MS = 30_000;
+
 /** One member a node must dump: its root process and where its images go. */
 export interface DumpTarget {
   readonly member: string;
@@ -20,8 +23,11 @@ export type PeerCommand =
   | { readonly c: "dump"; readonly manifest: Manifest; readonly targets: readonly DumpTarget[]; readonly dir?: string }
   /** Restore these members of checkpoint `checkpoint` as restore operation `op`. */
   | { readonly c: "restore"; readonly op: string; readonly checkpoint: string; readonly group: string; readonly members: readonly string[] }
-  /** Progress of this node's members in operation `op`. */
-  | { readonly c: "report"; readonly op: string }
+  /**
+   * Progress of this node's members in operation `op`. With `after` (the keyOf() of the members
+   * last seen), answered when they differ from it, or after `waitMs` (a long poll).
+   */
+  | { readonly c: "report"; readonly op: string; readonly after?: string; readonly waitMs?: number }
   /** The operations whose images this node holds. */
   | { readonly c: "list"; readonly group?: string }
   /** Record the final manifest next to this node's images. */
@@ -46,7 +52,10 @@ export function parsePeerCommand(raw: unknown): PeerCommand | string {
       if (!Array.isArray(r.members) || !r.members.every(name)) return `Field "members" must be a list of names`;
       return { c: "restore", op: r.op, checkpoint: r.checkpoint, group: r.group, members: r.members };
     case "report":
-      return opId(r.op) ? { c: "report", op: r.op } : `Field "op" must be an operation id`;
+      if (!opId(r.op)) return `Field "op" must be an operation id`;
+      if (r.after !== undefined && !(typeof r.after === "string" && r.after.length <= 64)) return `Field "after" must be a string of at most 64 characters`;
+      if (r.waitMs !== undefined && !(Number.isInteger(r.waitMs) && (r.waitMs as number) >= 0 && (r.waitMs as number) <= MAX_WAIT_MS)) return `Field "waitMs" must be an integer from 0 to ${MAX_WAIT_MS}`;
+      return { c: "report", op: r.op, ...(r.after !== undefined ? { after: r.after as string } : {}), ...(r.waitMs !== undefined ? { waitMs: r.waitMs as number } : {}) };
     case "list":
       if (r.group !== undefined && !name(r.group)) return `Field "group" must be a name`;
       return { c: "list", ...(r.group !== undefined ? { group: r.group as string } : {}) };

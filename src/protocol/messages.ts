@@ -56,6 +56,8 @@ export interface OperationRequest {
   readonly v: 1;
   readonly type: "operation";
   readonly id: string;
+  /** keyOf() the snapshot last seen: the answer waits until the operation changes (a long poll). */
+  readonly after?: string;
 }
 
 /** Operations whose images the cluster's nodes hold. */
@@ -136,7 +138,9 @@ export function parseRequest(raw: unknown): Request | string {
       if (r.from !== undefined && !operationId(r.from)) return `Field "from" must be an operation id (letters, digits, ".", "_", "-")`;
       return r as unknown as RestoreRequest;
     case "operation":
-      return operationId(r.id) ? (r as unknown as OperationRequest) : `Field "id" must be an operation id (letters, digits, ".", "_", "-")`;
+      if (!operationId(r.id)) return `Field "id" must be an operation id (letters, digits, ".", "_", "-")`;
+      if (r.after !== undefined && !(typeof r.after === "string" && r.after.length <= 64)) return `Field "after" must be a string of at most 64 characters`;
+      return r as unknown as OperationRequest;
     case "operations":
       if (r.group !== undefined && !shortString(r.group)) return `Field "group" must be a non-empty string of at most ${LIMIT} characters`;
       return r as unknown as OperationsRequest;

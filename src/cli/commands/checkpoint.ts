@@ -3,6 +3,7 @@ import { request } from "../../hook/client.ts";
 import { headline, progressLines, progressTable, summary } from "../../operations/render.ts";
 import type { OperationSnapshot } from "../../operations/types.ts";
 import { PROTOCOL_VERSION, type Request } from "../../protocol/messages.ts";
+import { keyOf } from "../../util/change-signal.ts";
 import { configArg, fail, loadOrExit } from "../shared.ts";
 
 export default defineCommand({
@@ -43,8 +44,8 @@ export async function runOperation(socket: string, req: Request): Promise<number
     }
     if (snap.state !== "running") break;
     prev = snap;
-    await Bun.sleep(200);
-    snap = await ask(socket, { v: PROTOCOL_VERSION, type: "operation", id: snap.id });
+    // A long poll: the daemon answers when the operation's progress changes.
+    snap = await ask(socket, { v: PROTOCOL_VERSION, type: "operation", id: snap.id, after: keyOf(snap) });
   }
   for (const l of summary(snap)) console.log(l);
   return snap.state === "committed" ? 0 : 1;

@@ -13,6 +13,7 @@ describe("parsePeerCommand()", () => {
     [{ c: "dump", manifest, targets: [], dir: "/srv/ckpt" }],
     [{ c: "restore", op: "g-2", checkpoint: "g-1", group: "g", members: ["a"] }],
     [{ c: "report", op: "g-1" }],
+    [{ c: "report", op: "g-1", after: "abc", waitMs: 10000 }],
     [{ c: "list" }],
     [{ c: "finish", manifest }],
   ])("accepts %j", (cmd) => {
@@ -25,6 +26,8 @@ describe("parsePeerCommand()", () => {
     [{ c: "dump", manifest, targets: [{ member: "a", pid: -1 }] }, `Field "targets" must be a list of { member, pid }`],
     [{ c: "dump", manifest, targets: [], dir: "relative" }, `Field "dir" must be an absolute path`],
     [{ c: "report", op: "../etc" }, `Field "op" must be an operation id`],
+    [{ c: "report", op: "g-1", waitMs: 3_600_000 }, `Field "waitMs" must be an integer from 0 to 30000`],
+    [{ c: "report", op: "g-1", after: "x".repeat(65) }, `Field "after" must be a string of at most 64 characters`],
     [{ c: "finish", manifest: { version: 2 } }, `Field "manifest": not a version 1 manifest`],
   ])("rejects %j", (cmd, why) => {
     expect(parsePeerCommand(cmd)).toBe(why);

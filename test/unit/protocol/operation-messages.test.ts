@@ -9,6 +9,7 @@ describe("operation requests", () => {
     [{ v: 1, type: "restore", group: "pair" }],
     [{ v: 1, type: "restore", group: "pair", from: "pair-20261129T071636Z-3fa2" }],
     [{ v: 1, type: "operation", id: "pair-20261129T071636Z-3fa2" }],
+    [{ v: 1, type: "operation", id: "pair-20261129T071636Z-3fa2", after: "1k2j3h4g5f" }],
     [{ v: 1, type: "operations" }],
     [{ v: 1, type: "operations", group: "pair" }],
   ])("accepts %j", (req) => {
@@ -21,6 +22,7 @@ describe("operation requests", () => {
     [{ v: 1, type: "checkpoint", group: "g", dir: "images" }, `Field "dir" must be an absolute path`],
     [{ v: 1, type: "restore", group: "g", from: "../../etc" }, `Field "from" must be an operation id (letters, digits, ".", "_", "-")`],
     [{ v: 1, type: "operation" }, `Field "id" must be an operation id (letters, digits, ".", "_", "-")`],
+    [{ v: 1, type: "operation", id: "g-1", after: 7 }, `Field "after" must be a string of at most 64 characters`],
     [{ v: 1, type: "operations", group: "" }, `Field "group" must be a non-empty string of at most 256 characters`],
   ])("rejects %j", (req, why) => {
     expect(parseRequest(req)).toBe(why);
