@@ -6,9 +6,9 @@
  * itself moves between 3 and 5 ms on a busy 2-core machine) touches all of them alike. Besides
  * the absolute times, the table gives each call's time minus the floor's in the same round.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { BenchBox, BIN, report, requireBinary, ROOT, stats } from "./lib.ts";
+import { BenchBox, BIN, compileProgram, report, requireBinary, stats } from "./lib.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 100);
 const WARMUP = 10;
@@ -42,11 +42,7 @@ export async function hookStartup(): Promise<void> {
     mkdirSync(otherImages);
     const base = { PATH: "/usr/bin:/bin", CRIU_COORDINATOR_CONFIG: box.config, CRTOOLS_IMAGE_DIR: otherImages };
 
-    const floorSrc = join(box.dir, "empty.ts");
-    writeFileSync(floorSrc, "process.exit(0);\n");
-    const floorBin = join(box.dir, "empty");
-    const b = Bun.spawnSync([join(ROOT, "node_modules/.bin/bun"), "build", "--compile", "--minify", "--bytecode", "--format=esm", floorSrc, "--outfile", floorBin]);
-    if (b.exitCode !== 0) throw new Error(`building the floor program failed: ${b.stderr}`);
+    const floorBin = compileProgram(box.dir, "empty", "process.exit(0);\n");
 
     const coordinated = { ...base, CRTOOLS_IMAGE_DIR: coordinatedImages, CRTOOLS_INIT_PID: String(member) };
     const calls: Call[] = [

@@ -113,3 +113,13 @@ export async function waitUntil(what: string, ms: number, pred: () => Promise<bo
     await Bun.sleep(5);
   }
 }
+
+/** Compiles `source` the way the product is compiled (bytecode, minified), for floor figures. */
+export function compileProgram(dir: string, name: string, source: string): string {
+  const src = join(dir, `${name}.ts`);
+  writeFileSync(src, source);
+  const out = join(dir, name);
+  const b = Bun.spawnSync([join(ROOT, "node_modules/.bin/bun"), "build", "--compile", "--minify", "--bytecode", "--format=esm", src, "--outfile", out]);
+  if (b.exitCode !== 0) throw new Error(`building ${name} failed: ${b.stderr}`);
+  return out;
+}

@@ -5,7 +5,8 @@
  * flight.
  */
 import { arrive } from "./local-barrier.ts";
-import { BenchBox, cpuOf, memoryOf, report, requireBinary, stats } from "./lib.ts";
+import { join } from "node:path";
+import { BenchBox, compileProgram, cpuOf, memoryOf, report, requireBinary, stats } from "./lib.ts";
 
 const GROUPS = 100;
 const SIZE = 10;
@@ -48,12 +49,20 @@ export async function scale(): Promise<void> {
     }
     const cpu = cpuOf(daemon.pid) - cpu0;
     const mem = memoryOf(daemon.pid);
+    // The floor: a compiled Bun program that listens on a unix socket and does nothing else.
+    const floorBin = compileProgram(box.dir, "idle", `Bun.listen({ unix: ${JSON.stringify(join(box.dir, "idle.sock"))}, socket: { data() {} } });\nsetInterval(() => {}, 1 << 30);\n`);
+    const floorProc = Bun.spawn([floorBin], { stdout: "ignore", stderr: "inherit" });
+    box.procs.push(floorProc);
+    await Bun.sleep(1000);
+    const floor = memoryOf(floorProc.pid);
     report(`scale: ${GROUPS * SIZE} participants in ${GROUPS} groups on one daemon`, "", [
       ["whole dump sequence, 3 barriers × 1,000 calls (ms)", stats(seqMs), ""],
       ["daemon CPU per sequence (ms)", stats([(cpu * 1000) / ROUNDS]), ""],
       ["daemon RSS idle (MiB)", stats([idle.rss]), "≤ 30"],
       ["  of which anonymous (MiB)", stats([idle.anon]), ""],
       ["  of which file-backed: the executable's pages (MiB)", stats([idle.file]), ""],
+      ["floor: RSS of an idle compiled Bun program that listens (MiB)", stats([floor.rss]), ""],
+      ["  of which anonymous (MiB)", stats([floor.anon]), ""],
       ["daemon RSS, 1,000 participants in flight (MiB)", stats([inFlightRss]), "≤ 80"],
       ["  of which anonymous (MiB)", stats([inFlightAnon]), ""],
       ["daemon peak RSS, VmHWM (MiB)", stats([mem.peak]), "≤ 80"],
