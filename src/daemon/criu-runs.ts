@@ -34,6 +34,21 @@ export function runGone(attempt: string, procRoot = "/proc"): string | undefined
   return undefined;
 }
 
+/**
+ * A hook names its CRIU run "criu:<pid>"; the daemon adds the start time ("criu:<pid>:<start>")
+ * so that a later process with the same pid is a different run. Other ids are left as they are.
+ */
+export function withStartTime(attempt: string, procRoot = "/proc"): string {
+  const m = /^criu:(\d+)$/.exec(attempt);
+  if (!m) return attempt;
+  try {
+    const stat = readFileSync(`${procRoot}/${m[1]}/stat`, "utf8");
+    return `${attempt}:${stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]}`;
+  } catch {
+    return attempt; // already gone: the watcher reports it as such
+  }
+}
+
 interface Pidfds {
   open(pid: number): number;
   close(fd: number): void;

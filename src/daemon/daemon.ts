@@ -12,7 +12,7 @@ import { DeadlineTimer } from "../util/deadline-timer.ts";
 import { VERSION } from "../version.ts";
 import type { Backend, BackendHealth, ClusterStatus } from "../cluster/backend.ts";
 import { CheckpointService } from "./checkpoint-service.ts";
-import { CriuRunWatcher } from "./criu-runs.ts";
+import { CriuRunWatcher, withStartTime } from "./criu-runs.ts";
 import { IpcServer } from "./ipc-server.ts";
 import { prepareSocketPath, restrictSocket } from "./local-socket.ts";
 
@@ -220,7 +220,7 @@ export class Daemon {
         return undefined;
       case "arrive":
         this.opts.log.debug(`${req.group}/${req.participant} arrived at ${req.hook}${req.pid ? ` (pid ${req.pid})` : ""}`);
-        this.#apply(this.engine.arrive(now, { callId, group: req.group, participant: req.participant, hook: req.hook, attempt: req.attempt }));
+        this.#apply(this.engine.arrive(now, { callId, group: req.group, participant: req.participant, hook: req.hook, ...(req.attempt !== undefined ? { attempt: withStartTime(req.attempt) } : {}) }));
         return undefined;
     }
   }

@@ -9,10 +9,11 @@ import { CONFIG_ENV, DEFAULT_CONFIG_PATH, LEGACY, type Config, type GroupConfig 
 import type { MatchResult } from "../identity/match.ts";
 import { readIdentity, writeIdentity, type StoredIdentity } from "../identity/persist.ts";
 import { PROTOCOL_VERSION, type Response } from "../protocol/messages.ts";
-import { cachedConfig, configKey, hostProcessMatch, readConfigCache, readProcessFacts, storeConfig, type ProcessFacts } from "./fast-path.ts";
+import { cachedConfig, hostProcessMatch, readConfigCache, readConfigFile, readProcessFacts, storeConfig, type ProcessFacts } from "./fast-path.ts";
 // Everything else loads on demand (dynamic imports become separate chunks of the binary): a
-// process that is not coordinated must not pay for parsing TOML, cgroups or sockets code. Files
-// are read with Bun.file, not node:fs, whose loading alone costs about 1 ms per call.
+// process that is not coordinated must not pay for parsing TOML, cgroups or sockets code. Regular
+// files are read with Bun.mmap (util/small-file.ts), not node:fs, whose loading alone costs about
+// 1 ms per call; after pre-dump, the whole path up to the daemon's socket is synchronous.
 
 type Env = Record<string, string | undefined>;
 
@@ -30,39 +31,39 @@ export async function runHook(env: Env = process.env): Promise<number> {
 
   const vetoes = kindsOf(hook).some((k) => hookInfo(k, hook)!.vetoes);
   const imagesDir = env.CRTOOLS_IMAGE_DIR || process.cwd();
+  // At pre-dump the process is read from /proc (asynchronously: Bun can not map /proc files), and
+  // that read starts now so that it overlaps with the rest.
+  const facts = hook === "pre-dump" ? readProcessFacts(Number(env.CRTOOLS_INIT_PID)) : undefined;
   // Every hook after pre-dump needs the identity recorded in the images; without it this dump was
-  // not coordinated, and the configuration need not even be parsed.
-  const path = env[CONFIG_ENV] || DEFAULT_CONFIG_PATH;
-  // Every read this call may need starts at once: the first file read of a Bun process costs
-  // about 0.5 ms, and the others overlap with it instead of queueing behind one another.
-  const reads = {
-    identity: hook === "pre-dump" ? undefined : readIdentity(imagesDir),
-    key: configKey(path),
-    cache: readConfigCache(env),
-    process: hook === "pre-dump" ? readProcessFacts(Number(env.CRTOOLS_INIT_PID)) : undefined,
-    attempt: attemptId(),
-  };
-  const stored = await reads.identity;
+  // not coordinated, and the configuration need not even be read.
+  const stored = hook === "pre-dump" ? undefined : readIdentity(imagesDir);
   if (stored === null) return referenceFallback(env, hook, imagesDir);
 
-  const key = await reads.key;
+  const path = env[CONFIG_ENV] || DEFAULT_CONFIG_PATH;
+  let file: ReturnType<typeof readConfigFile>;
+  try {
+    file = readConfigFile(path);
+  } catch (e) {
+    say(`cannot read the configuration ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    return 1;
+  }
   // No file: the embedded default, which has no groups.
-  if (key === undefined) return referenceFallback(env, hook, imagesDir);
-  let config = cachedConfig(await reads.cache, key);
+  if (file === undefined) return referenceFallback(env, hook, imagesDir);
+  let config = cachedConfig(readConfigCache(env), file.key);
   if (!config) {
-    const { ConfigError, loadConfig } = await import("../config/load.ts");
+    const { ConfigError, parseConfig } = await import("../config/load.ts");
     try {
-      config = loadConfig(path);
+      config = parseConfig(file.text, path);
     } catch (e) {
       // A broken configuration can not tell participants from others; refusing is the safe side.
       say(e instanceof ConfigError ? `configuration error: ${e.message}` : `cannot load configuration: ${(e as Error).message}`);
       return 1;
     }
-    await storeConfig(key, config, env);
+    await storeConfig(file.key, config, env);
   }
   if (config.groups.length === 0) return referenceFallback(env, hook, imagesDir, config);
 
-  const who = stored === undefined ? await identifyForDump(env, config, imagesDir, reads.process) : fromStored(config, stored);
+  const who = stored === undefined ? await identifyForDump(env, config, imagesDir, facts) : fromStored(config, stored);
   if (who === "pass") return referenceFallback(env, hook, imagesDir, config);
   if (typeof who === "string") {
     say(who);
@@ -77,7 +78,7 @@ export async function runHook(env: Env = process.env): Promise<number> {
     group: group.name,
     participant,
     hook,
-    attempt: await reads.attempt,
+    attempt: attemptId(),
     ...(env.CRTOOLS_INIT_PID ? { pid: Number(env.CRTOOLS_INIT_PID) } : {}),
   } as const;
 
@@ -191,16 +192,12 @@ async function loadQuietly(env: Env): Promise<Config | undefined> {
   }
 }
 
-/** Identifies this CRIU run: CRIU's pid and start time (pids are reused). */
-async function attemptId(): Promise<string> {
-  const ppid = process.ppid;
-  try {
-    const stat = await Bun.file(`/proc/${ppid}/stat`).text();
-    const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-    return `criu:${ppid}:${start}`;
-  } catch {
-    return `criu:${ppid}`;
-  }
+/**
+ * Names this CRIU run: "criu:<CRIU's pid>". The daemon adds the process's start time from /proc
+ * (pids are reused), which spares this hook an asynchronous /proc read inside the frozen window.
+ */
+function attemptId(): string {
+  return `criu:${process.ppid}`;
 }
 
 function say(line: string): void {

@@ -6,6 +6,7 @@
  * Bun's own file API, not node:fs: loading node:fs costs a hook call about 1 ms of start-up, and
  * this runs on CRIU's critical path (bench/hook-startup.ts).
  */
+import { readSmallFile } from "../util/small-file.ts";
 
 export const IDENTITY_FILE = "criu-coordinator.identity.json";
 
@@ -29,14 +30,14 @@ export async function writeIdentity(imagesDir: string, id: StoredIdentity): Prom
 }
 
 /** The stored identity, null when there is none, or an error message when it is unreadable. */
-export async function readIdentity(imagesDir: string): Promise<StoredIdentity | null | string> {
-  let text: string;
+export function readIdentity(imagesDir: string): StoredIdentity | null | string {
+  let text: string | null;
   try {
-    text = await Bun.file(`${imagesDir}/${IDENTITY_FILE}`).text();
+    text = readSmallFile(`${imagesDir}/${IDENTITY_FILE}`);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return code === "ENOENT" || code === "ENOTDIR" ? null : `Cannot read ${IDENTITY_FILE}: ${code}`;
+    return `Cannot read ${IDENTITY_FILE}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
   }
+  if (text === null) return null;
   try {
     const v = JSON.parse(text) as Partial<StoredIdentity>;
     if (v.version !== 1 || typeof v.participant !== "string" || typeof v.group !== "string") {

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { CriuRunWatcher, runGone } from "../../../src/daemon/criu-runs.ts";
+import { CriuRunWatcher, runGone, withStartTime } from "../../../src/daemon/criu-runs.ts";
 
 const watchers: CriuRunWatcher[] = [];
 afterEach(() => watchers.splice(0).forEach((w) => w.close()));
@@ -82,6 +82,15 @@ describe("CriuRunWatcher", () => {
     expect(runGone(live.attempt)).toBeUndefined();
     expect(runGone("criu:4194000:1")).toBe("CRIU pid 4194000 exited");
     expect(runGone("not-a-run")).toBeUndefined();
+    process.kill(live.pid, "SIGKILL");
+  });
+
+  test("withStartTime completes a hook's 'criu:<pid>' with the process's start time", () => {
+    const live = orphanRun(30);
+    expect(withStartTime(`criu:${live.pid}`)).toBe(live.attempt);
+    expect(withStartTime(live.attempt)).toBe(live.attempt);
+    expect(withStartTime("compat:client-1")).toBe("compat:client-1");
+    expect(withStartTime("criu:4194000")).toBe("criu:4194000");
     process.kill(live.pid, "SIGKILL");
   });
 });

@@ -3,38 +3,43 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig } from "../../../src/config/load.ts";
-import { CACHE_ENV, cachedConfig, configKey, hostProcessMatch, readConfigCache, readProcessFacts, storeConfig } from "../../../src/hook/fast-path.ts";
+import { CACHE_ENV, cachedConfig, hostProcessMatch, readConfigCache, readConfigFile, readProcessFacts, storeConfig } from "../../../src/hook/fast-path.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "fastpath-"));
 const env = { [CACHE_ENV]: join(dir, "cache.json") };
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("configuration cache", () => {
-  test("a stored configuration is returned while the file is unchanged, and not after", async () => {
+  test("a stored configuration is returned while the file's content is unchanged, and not after", async () => {
     const file = join(dir, "c.toml");
     writeFileSync(file, `[[group]]\nname = "g"\nmembers = ["a"]\n`);
-    const key = (await configKey(file))!;
-    expect(key).toContain(file);
-    expect(cachedConfig(await readConfigCache(env), key)).toBeUndefined();
-    const config = parseConfig(`[[group]]\nname = "g"\nmembers = ["a"]\n`, file);
+    const { key, text } = readConfigFile(file)!;
+    expect(text).toContain('members = ["a"]');
+    expect(cachedConfig(readConfigCache(env), key)).toBeUndefined();
+    const config = parseConfig(text, file);
     await storeConfig(key, config, env);
-    expect(cachedConfig(await readConfigCache(env), key)).toEqual(config);
-    expect(await configKey(file)).toBe(key);
-    await Bun.sleep(5);
-    writeFileSync(file, `[[group]]\nname = "g"\nmembers = ["b"]\n`); // same size, new content
-    const changed = (await configKey(file))!;
+    expect(cachedConfig(readConfigCache(env), key)).toEqual(config);
+    expect(readConfigFile(file)!.key).toBe(key);
+    writeFileSync(file, `[[group]]\nname = "g"\nmembers = ["b"]\n`); // same size, new content, same millisecond
+    const changed = readConfigFile(file)!.key;
     expect(changed).not.toBe(key);
-    expect(cachedConfig(await readConfigCache(env), changed)).toBeUndefined();
-    expect(await configKey(join(dir, "other.toml"))).toBeUndefined();
+    expect(cachedConfig(readConfigCache(env), changed)).toBeUndefined();
+    expect(readConfigFile(join(dir, "other.toml"))).toBeUndefined();
+  });
+
+  test("an empty configuration file is read as empty text (Bun.mmap can not map it)", () => {
+    const file = join(dir, "empty.toml");
+    writeFileSync(file, "");
+    expect(readConfigFile(file)!.text).toBe("");
   });
 
   test("an unwritable cache location is not an error", async () => {
     const file = join(dir, "d.toml");
     writeFileSync(file, "");
     const bad = { [CACHE_ENV]: "/proc/no/such/dir/cache.json" };
-    const key = (await configKey(file))!;
+    const { key } = readConfigFile(file)!;
     await storeConfig(key, parseConfig("", file), bad);
-    expect(cachedConfig(await readConfigCache(bad), key)).toBeUndefined();
+    expect(cachedConfig(readConfigCache(bad), key)).toBeUndefined();
   });
 });
 
