@@ -27,7 +27,8 @@ export class ConfigError extends Error {
     readonly column: number,
     readonly detail: string,
   ) {
-    super(`${file}:${line}:${column}: ${detail}`);
+    // Line 0: about the file as a whole (it can not be read), not a place in it.
+    super(line > 0 ? `${file}:${line}:${column}: ${detail}` : `${file}: ${detail}`);
     this.name = "ConfigError";
   }
 }

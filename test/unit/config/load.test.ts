@@ -69,7 +69,7 @@ describe("loadConfig", () => {
     const missing = join(mkdtempSync(join(tmpdir(), "cfg-")), "none.toml");
     expect(loadConfig(missing).source).toBe("embedded default");
     expect(loadConfig(missing).groups).toEqual([]);
-    expect(() => loadConfig(missing, { required: true })).toThrow("Cannot read the configuration: ENOENT");
+    expect(() => loadConfig(missing, { required: true })).toThrow(`${missing}: Cannot read the configuration: ENOENT`);
   });
 
   test("a file is read and named as the source", () => {
