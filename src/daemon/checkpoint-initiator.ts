@@ -74,14 +74,14 @@ export class Initiator {
       const id = operationId(group, new Date());
       const members: MemberProgress[] = plan.assignments.map((a) => {
         const base = dir ?? join(scans.find((s) => s.node === a.node)!.operationsDir, id);
-        return { member: a.member, node: a.node, pid: a.pid, dir: join(base, memberDirName(a.member)), state: "planned", hook: null };
+        return { member: a.member, node: a.node, pid: a.pid, dir: join(base, memberDirName(a.member)), ...(a.container ? { container: a.container } : {}), state: "planned", hook: null };
       });
       const manifest = initialManifest(id, group, new Date().toISOString(), leaveRunning, members);
       const snap: OperationSnapshot = { id, kind: "checkpoint", group, checkpoint: id, state: "running", startedAt: manifest.createdAt, leaveRunning, members };
       this.#ops.set(id, snap);
       this.o.log.info(`${id}: checkpoint of ${members.map((m) => `${m.member}@${m.node} (pid ${m.pid})`).join(", ")}`);
       const starts = manifest.nodes.map((node) => {
-        const targets = plan.assignments.filter((a) => a.node === node).map((a) => ({ member: a.member, pid: a.pid }));
+        const targets = plan.assignments.filter((a) => a.node === node).map((a) => ({ member: a.member, pid: a.pid, ...(a.container ? { container: a.container } : {}) }));
         return this.#call(node, { c: "dump", manifest, targets, ...(dir ? { dir } : {}) });
       });
       void this.#follow(snap, g, starts, manifest);
@@ -113,7 +113,7 @@ export class Initiator {
       }
       if (problems.length > 0) return refuse([...new Set(problems)]);
       const id = operationId(group, new Date());
-      const members: MemberProgress[] = chosen.members.map((m) => ({ member: m.member, node: m.node, pid: m.pid, dir: m.dir, state: "planned", hook: null }));
+      const members: MemberProgress[] = chosen.members.map((m) => ({ member: m.member, node: m.node, pid: m.pid, dir: m.dir, ...(m.container ? { container: m.container } : {}), state: "planned", hook: null }));
       const snap: OperationSnapshot = { id, kind: "restore", group, checkpoint: chosen.id, state: "running", startedAt: new Date().toISOString(), members };
       this.#ops.set(id, snap);
       this.o.log.info(`${id}: restore of ${chosen.id}: ${members.map((m) => `${m.member}@${m.node}`).join(", ")}`);

@@ -11,6 +11,7 @@ import type { MemberProgress } from "../operations/types.ts";
 import { ChangeSignal, keyOf } from "../util/change-signal.ts";
 import type { Logger } from "../util/log.ts";
 import { type CriuOptions, type CriuRun, criuBinary, diskUsage, startDump, startRestore } from "./checkpoint-criu.ts";
+import { podmanProblem, startPodmanCheckpoint, startPodmanRestore } from "./checkpoint-podman.ts";
 import { isAlive, scanMembers } from "./checkpoint-scan.ts";
 import type { OperationStore } from "./checkpoint-store.ts";
 
@@ -93,7 +94,10 @@ export class CheckpointNode {
     if (busy) problems.push(`a ${busy.round} of group ${group} is still running here`);
     const op = this.ctx.groupView(group)?.operation;
     if (op?.phase.state === "open") problems.push(`the ${op.kind} round ${op.id} of group ${group} is in flight here`);
-    return { node: this.ctx.node, operationsDir: this.ctx.store.baseDir, found: scanMembers(group, this.ctx.config.groups), problems };
+    const found = scanMembers(group, this.ctx.config.groups);
+    const podman = found.some((f) => f.container) ? podmanProblem() : undefined;
+    if (podman) problems.push(podman);
+    return { node: this.ctx.node, operationsDir: this.ctx.store.baseDir, found, problems };
   }
 
   #dump(cmd: Extract<PeerCommand, { c: "dump" }>): Record<string, unknown> {
@@ -106,8 +110,13 @@ export class CheckpointNode {
     const o = this.#criu();
     for (const t of cmd.targets) {
       const dir = run.members.get(t.member)!.dir;
-      this.ctx.log.info(`${m.id}: dumping ${t.member} (pid ${t.pid}) into ${dir}`);
-      this.#track(m.id, run, t.member, startDump(o, t.pid, dir, m.leaveRunning), true);
+      if (t.container) {
+        this.ctx.log.info(`${m.id}: checkpointing ${t.member} (Podman container ${t.container.slice(0, 12)}) into ${dir}`);
+        this.#track(m.id, run, t.member, startPodmanCheckpoint(t.container, dir, m.leaveRunning, o.env), true);
+      } else {
+        this.ctx.log.info(`${m.id}: dumping ${t.member} (pid ${t.pid}) into ${dir}`);
+        this.#track(m.id, run, t.member, startDump(o, t.pid, dir, m.leaveRunning), true);
+      }
     }
     return { ok: true };
   }
@@ -119,6 +128,11 @@ export class CheckpointNode {
     const run = this.#open(cmd.op, cmd.group, "restore", mine);
     const o = this.#criu();
     for (const x of mine) {
+      if (x.container) {
+        this.ctx.log.info(`${cmd.op}: restoring ${x.member} (Podman container ${x.container.slice(0, 12)})`);
+        void startPodmanRestore(x.container, x.dir, o.env).then((r) => this.#track(cmd.op, run, x.member, r, false));
+        continue;
+      }
       // CRIU restores the original PID: wait for the dumped process's zombie to be reaped.
       void this.#pidFree(x.pid).then((free) => {
         if (!free) return this.#set(run, x.member, { state: "failed", message: `PID ${x.pid} is still taken on node ${this.ctx.node}; CRIU restores the original PID` });
@@ -129,9 +143,9 @@ export class CheckpointNode {
     return { ok: true };
   }
 
-  #open(id: string, group: string, round: LocalRun["round"], members: readonly { member: string; pid: number; dir: string }[]): LocalRun {
+  #open(id: string, group: string, round: LocalRun["round"], members: readonly { member: string; pid: number; dir: string; container?: string }[]): LocalRun {
     const run: LocalRun = { group, round, startedAt: this.ctx.now(), members: new Map() };
-    for (const x of members) run.members.set(x.member, { member: x.member, node: this.ctx.node, pid: x.pid, dir: x.dir, state: "running", hook: null });
+    for (const x of members) run.members.set(x.member, { member: x.member, node: this.ctx.node, pid: x.pid, dir: x.dir, ...(x.container ? { container: x.container } : {}), state: "running", hook: null });
     this.#runs.set(id, run);
     return run;
   }

@@ -3,14 +3,15 @@
  * way a hook call identifies CRTOOLS_INIT_PID (src/identity), and the topmost match of each member
  * is its root (src/operations/plan.ts). Container names are looked up once per container.
  *
- * Only processes in the daemon's own network namespace count: the daemon runs CRIU in that
- * namespace, so CRIU locks just the member's TCP connections there and restores them there. A
- * process in another network namespace (a container) needs the container engine instead.
+ * A member matched by its process name counts only in the daemon's own network namespace: the
+ * daemon runs CRIU in that namespace, so CRIU locks just the member's TCP connections there and
+ * restores them there. A member that is a Podman container (matched by a container form) counts in
+ * any namespace: Podman checkpoints it, in its own namespaces (checkpoint-podman.ts).
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { buildIdentifyReport } from "../identity/explain.ts";
 import { findNameSources, type NameSource } from "../identity/names.ts";
-import { type FoundMember, type MatchedProcess, rootsOf } from "../operations/plan.ts";
+import { CONTAINER_ID, type FoundMember, type MatchedProcess, rootsOf } from "../operations/plan.ts";
 
 type Groups = readonly { name: string; members: readonly string[] }[];
 
@@ -27,14 +28,19 @@ export function scanMembers(group: string, groups: Groups, procRoot = "/proc"): 
   const ownNet = netns(`${procRoot}/self`);
   for (const entry of readdirSync(procRoot)) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    if (netns(`${procRoot}/${entry}`) !== ownNet) continue;
     const p = readProcess(procRoot, Number(entry));
     if (!p) continue;
     const allRoot = p.cgroupText.split("\n").every((l) => l === "" || l.endsWith(":/"));
     const mountinfoText = allRoot ? readOr(`${procRoot}/${entry}/mountinfo`) : undefined;
     const report = buildIdentifyReport({ cgroupText: p.cgroupText, mountinfoText, processName: p.comm, subject: `PID ${entry}`, groups: memberGroups }, findNames);
     const m = report.match;
-    if (m.kind === "member" && m.group === group) matched.push({ pid: Number(entry), ppid: p.ppid, member: m.member, via: m.via });
+    if (m.kind !== "member" || m.group !== group) continue;
+    const id = report.identity.id;
+    if (m.via !== "process-name" && report.identity.runtime === "podman" && id && CONTAINER_ID.test(id)) {
+      matched.push({ pid: Number(entry), ppid: p.ppid, member: m.member, via: m.via, container: id });
+    } else if (netns(`${procRoot}/${entry}`) === ownNet) {
+      matched.push({ pid: Number(entry), ppid: p.ppid, member: m.member, via: m.via });
+    }
   }
   return rootsOf(matched);
 }

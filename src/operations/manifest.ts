@@ -5,6 +5,7 @@
  * vs abort in every failure (src/gossip/gossip-backend.ts, COMMIT WINDOW).
  */
 import type { Manifest, ManifestMember, ManifestRestore, MemberProgress, OperationState, StoredOperation } from "./types.ts";
+import { CONTAINER_ID } from "./plan.ts";
 
 export const MANIFEST_FILE = "manifest.json";
 
@@ -18,7 +19,7 @@ export function initialManifest(id: string, group: string, createdAt: string, le
     leaveRunning,
     outcome: "running",
     nodes: [...new Set(members.map((m) => m.node))].sort(),
-    members: members.map((m) => ({ member: m.member, node: m.node, pid: m.pid ?? 0, dir: m.dir, outcome: m.state })),
+    members: members.map((m) => ({ member: m.member, node: m.node, pid: m.pid ?? 0, dir: m.dir, ...(m.container ? { container: m.container } : {}), outcome: m.state })),
     restores: [],
   };
 }
@@ -31,6 +32,7 @@ export function finalManifest(m: Manifest, endedAt: string, members: readonly Me
     node: p.node,
     pid: p.pid ?? 0,
     dir: p.dir,
+    ...(p.container ? { container: p.container } : {}),
     outcome: p.state,
     ...(p.code !== undefined ? { code: p.code } : {}),
     ...(p.message ? { message: p.message } : {}),
@@ -105,7 +107,15 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function isMember(v: unknown): boolean {
-  return isObj(v) && typeof v.member === "string" && typeof v.node === "string" && typeof v.dir === "string" && typeof v.pid === "number" && STATES.has(v.outcome as string);
+  return (
+    isObj(v) &&
+    typeof v.member === "string" &&
+    typeof v.node === "string" &&
+    typeof v.dir === "string" &&
+    typeof v.pid === "number" &&
+    (v.container === undefined || (typeof v.container === "string" && CONTAINER_ID.test(v.container))) &&
+    STATES.has(v.outcome as string)
+  );
 }
 
 function isRestore(v: unknown): boolean {

@@ -4,7 +4,7 @@
  * itself. Every field is checked before use: a peer with the key but a bug can not crash us.
  */
 import { parseManifest } from "./manifest.ts";
-import { OPERATION_ID } from "./plan.ts";
+import { CONTAINER_ID, OPERATION_ID } from "./plan.ts";
 import type { Manifest } from "./types.ts";
 
 /** The longest a long-polled progress request may be held (`report`, and the CLI's `operation`). */
@@ -14,6 +14,8 @@ export const MAX_WAIT_MS = 30_000;
 export interface DumpTarget {
   readonly member: string;
   readonly pid: number;
+  /** A Podman container's ID: `podman container checkpoint` instead of `criu dump`. */
+  readonly container?: string;
 }
 
 export type PeerCommand =
@@ -75,5 +77,5 @@ const absolute = (v: unknown): v is string => typeof v === "string" && v.startsW
 function isTarget(v: unknown): v is DumpTarget {
   if (typeof v !== "object" || v === null) return false;
   const t = v as Record<string, unknown>;
-  return name(t.member) && Number.isInteger(t.pid) && (t.pid as number) > 0;
+  return name(t.member) && Number.isInteger(t.pid) && (t.pid as number) > 0 && (t.container === undefined || (typeof t.container === "string" && CONTAINER_ID.test(t.container)));
 }

@@ -6,12 +6,17 @@
 import { join } from "node:path";
 import type { MatchVia } from "../identity/match.ts";
 
+/** A Podman container's full ID: what `podman container checkpoint/restore` are given. */
+export const CONTAINER_ID = /^[0-9a-f]{64}$/;
+
 /** One process whose identity matched a member. */
 export interface MatchedProcess {
   readonly pid: number;
   readonly ppid: number;
   readonly member: string;
   readonly via: MatchVia;
+  /** Set when the process runs in a Podman container and matched by a container form. */
+  readonly container?: string;
 }
 
 /** A member found on a node: the roots of its matching process trees. */
@@ -20,6 +25,8 @@ export interface FoundMember {
   readonly via: MatchVia;
   /** One per separate tree; more than one is ambiguous. */
   readonly roots: readonly number[];
+  /** The Podman container the member is (its roots are the container's init). */
+  readonly container?: string;
 }
 
 /** What one node answered to a scan. */
@@ -34,6 +41,8 @@ export interface Assignment {
   readonly member: string;
   readonly node: string;
   readonly pid: number;
+  /** A Podman container: dumped by `podman container checkpoint`, not by CRIU directly. */
+  readonly container?: string;
 }
 
 export type Plan = { readonly ok: true; readonly assignments: readonly Assignment[] } | { readonly ok: false; readonly problems: readonly string[] };
@@ -44,14 +53,14 @@ export type Plan = { readonly ok: true; readonly assignments: readonly Assignmen
  */
 export function rootsOf(matched: readonly MatchedProcess[]): FoundMember[] {
   const memberOf = new Map(matched.map((p) => [p.pid, p.member]));
-  const byMember = new Map<string, { via: MatchVia; roots: number[] }>();
+  const byMember = new Map<string, { via: MatchVia; roots: number[]; container?: string }>();
   for (const p of [...matched].sort((a, b) => a.pid - b.pid)) {
     if (memberOf.get(p.ppid) === p.member) continue;
-    const e = byMember.get(p.member) ?? { via: p.via, roots: [] };
+    const e = byMember.get(p.member) ?? { via: p.via, roots: [], ...(p.container ? { container: p.container } : {}) };
     e.roots.push(p.pid);
     byMember.set(p.member, e);
   }
-  return [...byMember].map(([member, e]) => ({ member, via: e.via, roots: e.roots }));
+  return [...byMember].map(([member, e]) => ({ member, via: e.via, roots: e.roots, ...(e.container ? { container: e.container } : {}) }));
 }
 
 /**
@@ -77,11 +86,11 @@ export function planCheckpoint(members: readonly string[], scans: readonly NodeS
       problems.push(`member ${member} matches ${first.f.roots.length} separate process trees on node ${first.node} (pids ${first.f.roots.join(", ")}): name it more precisely`);
       continue;
     }
-    if (first.f.via !== "process-name") {
-      problems.push(`member ${member} on node ${first.node} is a container (matched by ${first.f.via}): checkpointing containers is not supported yet; use the container engine's checkpoint command with criu-coordinator as action-script`);
+    if (first.f.via !== "process-name" && !first.f.container) {
+      problems.push(`member ${member} on node ${first.node} is a container (matched by ${first.f.via}) that Podman does not run: the checkpoint command checkpoints Podman containers only; use your engine's checkpoint command with criu-coordinator as CRIU's action-script`);
       continue;
     }
-    assignments.push({ member, node: first.node, pid: first.f.roots[0]! });
+    assignments.push({ member, node: first.node, pid: first.f.roots[0]!, ...(first.f.container ? { container: first.f.container } : {}) });
   }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, assignments };
 }

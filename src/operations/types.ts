@@ -14,6 +14,8 @@ export interface MemberProgress {
   readonly pid?: number;
   /** Images directory on `node`. */
   readonly dir: string;
+  /** The container's ID when the member is a Podman container (dumped by `podman container checkpoint`). */
+  readonly container?: string;
   readonly state: MemberState;
   /** Furthest CRIU hook the member's daemon saw in this operation, null before the first. */
   readonly hook: string | null;
@@ -51,6 +53,8 @@ export interface ManifestMember {
   readonly node: string;
   readonly pid: number;
   readonly dir: string;
+  /** A Podman container's ID: restored by `podman container restore`, not by CRIU directly. */
+  readonly container?: string;
   readonly outcome: MemberState;
   readonly code?: number;
   readonly message?: string;

@@ -62,10 +62,20 @@ const e2e = test.skipIf(skipReason !== null);
 
 /** Containers, network, image and runc.conf of this run; `undo()` removes them all. */
 class ContainerLab {
-  readonly tag = `localhost/cce2e-peer:${process.pid}`;
-  readonly net = `cce2e-net-${process.pid}`;
-  readonly subnet = `10.89.${100 + (process.pid % 150)}`;
-  readonly names = { server: `cce2e-srv-${process.pid}`, client: `cce2e-cli-${process.pid}` };
+  readonly tag: string;
+  readonly net: string;
+  readonly subnet: string;
+  readonly names: { server: string; client: string };
+
+  /** `n`: which lab of this run (each has its own containers, network and subnet). */
+  constructor(n = 0) {
+    const id = `${process.pid}${n ? `-${n}` : ""}`;
+    this.tag = `localhost/cce2e-peer:${id}`;
+    this.net = `cce2e-net-${id}`;
+    this.subnet = `10.${89 + 2 * n}.${100 + (process.pid % 150)}`; // 10.88/16 is podman's default network
+    this.names = { server: `cce2e-srv-${id}`, client: `cce2e-cli-${id}` };
+  }
+
   #savedConf: string | null | undefined = undefined;
   #createdConfDir = false;
 
@@ -165,11 +175,18 @@ function expectContiguous(name: string, nums: number[]): void {
 }
 
 const ctr = new ContainerLab();
+const ctrCmd = new ContainerLab(1);
 let lab: Lab | null = null;
-process.on("exit", () => ctr.undo());
+let labCmd: Lab | null = null;
+process.on("exit", () => {
+  ctr.undo();
+  ctrCmd.undo();
+});
 afterAll(async () => {
   ctr.undo();
+  ctrCmd.undo();
   await lab?.cleanup();
+  await labCmd?.cleanup();
 });
 
 describe("coordinated checkpoint of two podman containers", () => {
@@ -228,4 +245,62 @@ describe("coordinated checkpoint of two podman containers", () => {
     ctr.restoreRuncConf();
     expect(existsSync(RUNC_CONF) ? readFileSync(RUNC_CONF, "utf8") : "").not.toContain(hook);
   }, 120_000);
+
+  e2e("`criu-coordinator checkpoint` and `restore` of a group of two Podman containers: podman does the dumps, runc.conf wires the hooks, one command each, stream intact", async () => {
+    labCmd = new Lab("containers-cmd");
+    const { server, client } = ctrCmd.names;
+    const names = [server, client];
+    const ops = labCmd.path("ops");
+    const daemon = await labCmd.coordinator(`[[group]]\nname = "ctr"\nmembers = ["${server}", "${client}"]\ntimeout = "20s"\n`, { env: { CRIU_COORDINATOR_OPERATIONS_DIR: ops } });
+    const hook = join(labCmd.dir, "criu-coordinator-hook");
+    writeFileSync(hook, `#!/bin/sh\nCRIU_COORDINATOR_CONFIG=${daemon.configPath} exec ${COORDINATOR_BIN}\n`, { mode: 0o755 });
+    await ctrCmd.buildImage(labCmd.path("image"));
+    await ctrCmd.start();
+    const cli = (...args: string[]) => run([COORDINATOR_BIN, ...args, "--config", daemon.configPath]);
+
+    // Without the coordinator in runc.conf the dumps would not be coordinated: refused up front.
+    const unwired = await cli("checkpoint", "ctr");
+    console.log(`checkpoint without runc.conf wiring: exit ${unwired.code}\n${unwired.stdout}${unwired.stderr}`);
+    expect(unwired.code).toBe(1);
+    expect(unwired.stdout + unwired.stderr).toContain("names no action-script");
+    expect(unwired.stdout + unwired.stderr).toContain("nothing was frozen");
+
+    ctrCmd.installRuncConf(hook);
+    await waitFor("both containers to exchange data", async () => (await Promise.all(names.map(received))).every((x) => x.nums.length > 20), { timeoutMs: 20_000, everyMs: 200 });
+
+    const ck = await cli("checkpoint", "ctr");
+    console.log(`checkpoint command: exit ${ck.code}\n${ck.stdout}${ck.stderr}`);
+    expect(ck.code, ck.stdout + ck.stderr).toBe(0);
+    const atDump: number[] = [];
+    for (const n of names) {
+      expect((await must(["podman", "inspect", "-f", "{{.State.Status}}", n])).trim()).toBe("exited");
+      // The hooks ran through runc.conf and the barrier committed both at post-dump.
+      const dir = (await must(["podman", "inspect", "-f", "{{.StaticDir}}", n])).trim();
+      expect(readFileSync(join(dir, "dump.log"), "utf8")).toMatch(new RegExp(`criu-coordinator: ctr/${n} at post-dump: ctr#1 committed`));
+      atDump.push((await received(n)).nums.length);
+    }
+    const listed = await cli("operations", "ctr", "--json");
+    const [op] = JSON.parse(listed.stdout).operations as { manifest: { outcome: string; members: { member: string; dir: string; container?: string }[] } }[];
+    expect(op?.manifest.outcome).toBe("committed");
+    for (const m of op!.manifest.members) {
+      expect(m.container).toMatch(/^[0-9a-f]{64}$/);
+      expect(existsSync(join(m.dir, "container-checkpoint.tar.gz")), `${m.member}'s export in ${m.dir}`).toBe(true);
+    }
+
+    const rs = await cli("restore", "ctr");
+    console.log(`restore command: exit ${rs.code}\n${rs.stdout}${rs.stderr}`);
+    expect(rs.code, rs.stdout + rs.stderr).toBe(0);
+    for (const n of names) expect((await must(["podman", "inspect", "-f", "{{.State.Status}}", n])).trim()).toBe("running");
+    expect(await groupOperation(daemon, "ctr")).toMatchObject({ kind: "restore", phase: { state: "committed" } });
+    await waitFor("the stream to continue in both containers (+100 lines each)", async () => {
+      const r = await Promise.all(names.map(received));
+      return r.every((x, i) => x.nums.length >= atDump[i]! + 100);
+    }, { timeoutMs: 30_000, everyMs: 250 });
+    for (const n of names) {
+      const r = await received(n);
+      expectContiguous(n, r.nums);
+      expect(r.other.filter((l) => l.startsWith("peer:"))).toEqual([]);
+    }
+    ctrCmd.restoreRuncConf();
+  }, 180_000);
 });

@@ -14,6 +14,8 @@ export { BIN as COORDINATOR_BIN, ensureBinary };
 export interface DaemonStartOptions {
   /** Run the daemon inside this network namespace (`/run/netns/X`), as a node's daemon. */
   netnsPath?: string;
+  /** More environment for the daemon (e.g. CRIU_COORDINATOR_OPERATIONS_DIR). */
+  env?: Record<string, string>;
 }
 
 /** A running `criu-coordinator daemon` and the configuration it was started with. */
@@ -33,7 +35,7 @@ export class CoordinatorDaemon {
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
-      env: { ...process.env, NO_COLOR: "1" },
+      env: { ...process.env, NO_COLOR: "1", ...opts.env },
     });
     for (const s of [this.proc.stdout, this.proc.stderr]) void this.#collect(s);
   }

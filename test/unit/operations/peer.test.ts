@@ -5,11 +5,15 @@ import { formatBytes, operationsTable, progressLines } from "../../../src/operat
 import type { OperationSnapshot } from "../../../src/operations/types.ts";
 
 const manifest = initialManifest("g-1", "g", "2026-11-29T07:00:00.000Z", false, [{ member: "a", node: "n1", pid: 5, dir: "/ops/g-1/a", state: "planned", hook: null }]);
+const CTR = "c".repeat(64);
+const withContainer = initialManifest("g-1", "g", "2026-11-29T07:00:00.000Z", false, [{ member: "a", node: "n1", pid: 5, dir: "/ops/g-1/a", container: CTR, state: "planned", hook: null }]);
 
 describe("parsePeerCommand()", () => {
   test.each([
     [{ c: "scan", group: "g" }],
     [{ c: "dump", manifest, targets: [{ member: "a", pid: 5 }] }],
+    [{ c: "dump", manifest: withContainer, targets: [{ member: "a", pid: 5, container: CTR }] }],
+    [{ c: "finish", manifest: withContainer }],
     [{ c: "dump", manifest, targets: [], dir: "/srv/ckpt" }],
     [{ c: "restore", op: "g-2", checkpoint: "g-1", group: "g", members: ["a"] }],
     [{ c: "report", op: "g-1" }],
@@ -24,6 +28,8 @@ describe("parsePeerCommand()", () => {
     [null, "Command must be an object"],
     [{ c: "rm -rf" }, `Unknown command "rm -rf"`],
     [{ c: "dump", manifest, targets: [{ member: "a", pid: -1 }] }, `Field "targets" must be a list of { member, pid }`],
+    [{ c: "dump", manifest, targets: [{ member: "a", pid: 5, container: "web; rm -rf /" }] }, `Field "targets" must be a list of { member, pid }`],
+    [{ c: "finish", manifest: { ...withContainer, members: [{ ...withContainer.members[0], container: "../x" }] } }, `Field "manifest": field "members" must be a list of members`],
     [{ c: "dump", manifest, targets: [], dir: "relative" }, `Field "dir" must be an absolute path`],
     [{ c: "report", op: "../etc" }, `Field "op" must be an operation id`],
     [{ c: "report", op: "g-1", waitMs: 3_600_000 }, `Field "waitMs" must be an integer from 0 to 30000`],

@@ -43,6 +43,22 @@ describe("planCheckpoint()", () => {
     expect(plan).toEqual({ ok: true, assignments: [{ member: "a", node: "n1", pid: 10 }, { member: "b", node: "n2", pid: 20 }] });
   });
 
+  test("a Podman container member is assigned with its container ID, a process member without", () => {
+    const id = "a".repeat(64);
+    const ctr = { member: "web", via: "name" as const, roots: [4242], container: id };
+    const plan = planCheckpoint(["web", "db"], [{ node: "n1", found: [ctr, found("db", [20])], problems: [] }], []);
+    expect(plan).toEqual({ ok: true, assignments: [{ member: "web", node: "n1", pid: 4242, container: id }, { member: "db", node: "n1", pid: 20 }] });
+  });
+
+  test("rootsOf keeps the container of a container's topmost process", () => {
+    const id = "b".repeat(64);
+    const roots = rootsOf([
+      { pid: 50, ppid: 40, member: "web", via: "name", container: id },
+      { pid: 51, ppid: 50, member: "web", via: "name", container: id },
+    ]);
+    expect(roots).toEqual([{ member: "web", via: "name", roots: [50], container: id }]);
+  });
+
   test("an unreachable node, a missing member and a node problem are all listed", () => {
     const plan = planCheckpoint(["a", "b"], [{ node: "n1", found: [found("a", [10])], problems: ["CRIU is not installed"] }], ["node n2 (10.0.0.2:7946) is unreachable: no answer"]);
     expect(plan).toEqual({
@@ -54,7 +70,7 @@ describe("planCheckpoint()", () => {
   test.each([
     ["on two nodes", [{ node: "n1", found: [found("a", [10])], problems: [] }, { node: "n2", found: [found("a", [11])], problems: [] }], "member a runs on several nodes: n1 (pid 10), n2 (pid 11)"],
     ["as two trees", [{ node: "n1", found: [found("a", [10, 30])], problems: [] }], "member a matches 2 separate process trees on node n1 (pids 10, 30): name it more precisely"],
-    ["as a container", [{ node: "n1", found: [found("a", [10], "name" as "process-name")], problems: [] }], "member a on node n1 is a container (matched by name)"],
+    ["as a container Podman does not run", [{ node: "n1", found: [found("a", [10], "name" as "process-name")], problems: [] }], "member a on node n1 is a container (matched by name) that Podman does not run"],
   ])("a member found %s is refused", (_, scans, message) => {
     const plan = planCheckpoint(["a"], scans, []);
     expect(plan.ok).toBe(false);
