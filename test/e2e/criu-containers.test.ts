@@ -174,6 +174,20 @@ function expectContiguous(name: string, nums: number[]): void {
   expect(bad, `${name} received ${bad >= 0 ? `${nums[bad]} at position ${bad}` : "all"} (${nums.length} lines)`).toBe(-1);
 }
 
+/** After a restore: each container runs, received 100 more lines, none lost or repeated, no EOF. */
+async function expectStreamContinues(names: string[], atDump: number[]): Promise<void> {
+  await waitFor("the stream to continue in both containers (+100 lines each)", async () => {
+    const r = await Promise.all(names.map(received));
+    return r.every((x, i) => x.nums.length >= atDump[i]! + 100);
+  }, { timeoutMs: 30_000, everyMs: 250 });
+  for (const n of names) {
+    const r = await received(n);
+    expectContiguous(n, r.nums);
+    expect(r.other.filter((l) => l.startsWith("peer:"))).toEqual([]);
+    expect((await must(["podman", "inspect", "-f", "{{.State.Status}}", n])).trim()).toBe("running");
+  }
+}
+
 const ctr = new ContainerLab();
 const ctrCmd = new ContainerLab(1);
 let lab: Lab | null = null;
@@ -232,16 +246,7 @@ describe("coordinated checkpoint of two podman containers", () => {
     }
     expect(await groupOperation(daemon, "ctr")).toMatchObject({ kind: "restore", phase: { state: "committed" } });
 
-    await waitFor("the stream to continue in both containers (+100 lines each)", async () => {
-      const r = await Promise.all(names.map(received));
-      return r.every((x, i) => x.nums.length >= atDump[i]! + 100);
-    }, { timeoutMs: 30_000, everyMs: 250 });
-    for (const n of names) {
-      const r = await received(n);
-      expectContiguous(n, r.nums);
-      expect(r.other.filter((l) => l.startsWith("peer:"))).toEqual([]);
-      expect((await must(["podman", "inspect", "-f", "{{.State.Status}}", n])).trim()).toBe("running");
-    }
+    await expectStreamContinues(names, atDump);
     ctr.restoreRuncConf();
     expect(existsSync(RUNC_CONF) ? readFileSync(RUNC_CONF, "utf8") : "").not.toContain(hook);
   }, 120_000);
@@ -290,17 +295,8 @@ describe("coordinated checkpoint of two podman containers", () => {
     const rs = await cli("restore", "ctr");
     console.log(`restore command: exit ${rs.code}\n${rs.stdout}${rs.stderr}`);
     expect(rs.code, rs.stdout + rs.stderr).toBe(0);
-    for (const n of names) expect((await must(["podman", "inspect", "-f", "{{.State.Status}}", n])).trim()).toBe("running");
     expect(await groupOperation(daemon, "ctr")).toMatchObject({ kind: "restore", phase: { state: "committed" } });
-    await waitFor("the stream to continue in both containers (+100 lines each)", async () => {
-      const r = await Promise.all(names.map(received));
-      return r.every((x, i) => x.nums.length >= atDump[i]! + 100);
-    }, { timeoutMs: 30_000, everyMs: 250 });
-    for (const n of names) {
-      const r = await received(n);
-      expectContiguous(n, r.nums);
-      expect(r.other.filter((l) => l.startsWith("peer:"))).toEqual([]);
-    }
+    await expectStreamContinues(names, atDump);
     ctrCmd.restoreRuncConf();
   }, 180_000);
 });
