@@ -10,9 +10,10 @@ import type { ClusterStatus } from "../cluster/backend.ts";
 import type { GroupConfig } from "../config/schema.ts";
 import type { RequestBody } from "../gossip/requests.ts";
 import { finalManifest, initialManifest, newestOf, outcomeOf, restoreProblems, withRestore } from "../operations/manifest.ts";
-import type { PeerCommand } from "../operations/peer.ts";
+import type { PeerCommand, RestoreEntry } from "../operations/peer.ts";
+import { placeMembers, type Placement } from "../operations/placement.ts";
 import { memberDirName, type NodeScan, operationId, planCheckpoint } from "../operations/plan.ts";
-import type { Manifest, MemberProgress, OperationSnapshot, StoredOperation } from "../operations/types.ts";
+import type { Manifest, ManifestMember, MemberProgress, OperationSnapshot, StoredOperation } from "../operations/types.ts";
 import { ChangeSignal, keyOf } from "../util/change-signal.ts";
 import type { Logger } from "../util/log.ts";
 import type { CheckpointNode } from "./checkpoint-node.ts";
@@ -40,7 +41,8 @@ const RETRY_MS = 500;
 /** A node silent for this long beyond the group timeout has lost its members' runs for us. */
 const SILENCE_GRACE_MS = 15_000;
 
-type Answers = { replies: Map<string, RequestBody>; unreachable: string[] };
+/** Replies by node; why each silent node is unreachable, and those nodes' names. */
+type Answers = { replies: Map<string, RequestBody>; unreachable: string[]; unreachableNodes: Set<string> };
 
 export class Initiator {
   readonly #ops = new Map<string, OperationSnapshot>();
@@ -93,7 +95,7 @@ export class Initiator {
   }
 
   /** Starts a restore of `group` from `from` (default: its newest checkpoint). */
-  async restore(group: string, from?: string): Promise<OperationSnapshot | string> {
+  async restore(group: string, from?: string, placement: Placement = {}): Promise<OperationSnapshot | string> {
     const g = this.#group(group);
     if (typeof g === "string") return g;
     this.#busy.add(group);
@@ -106,19 +108,36 @@ export class Initiator {
       const copies = [...listed.replies.values()].flatMap((r) => r.operations as StoredOperation[]);
       const chosen = from ? copies.find((c) => c.manifest.id === from)?.manifest : newestOf(group, copies);
       if (!chosen) return refuse([...listed.unreachable, from ? `no reachable node holds operation ${from}` : `no reachable node holds a checkpoint of group ${group}`]);
-      const problems = [...listed.unreachable, ...restoreProblems(chosen.id, copies)];
+      const nodes = new Map((this.o.peers?.status().nodes ?? [{ name: this.o.self, state: "alive" as const }]).map((n) => [n.name, n.state]));
+      const { placed, needed, problems } = placeMembers(chosen.members, placement, nodes);
+      const targets = new Set(placed.map((p) => p.target));
+      // Only the nodes that restore a member must answer; a gone node whose members all moved may not.
+      const silent = [...listed.unreachableNodes].filter((n) => needed.has(n) || targets.has(n));
+      problems.push(...listed.unreachable.filter((u) => silent.some((n) => u.startsWith(`node ${n} `) || u.startsWith(`node ${n}:`))));
+      const gone = chosen.members.filter((m) => silent.includes(m.node) && !(m.member in placement)).map((m) => m.member);
+      if (gone.length > 0) problems.push(`to restore ${gone.join(", ")} on another node, name it: --on ${gone.map((m) => `${m}=NODE`).join(",")} (the images must be readable there at the same path, e.g. a checkpoint made with --dir on shared storage)`);
+      problems.push(...restoreProblems(chosen.id, copies, needed));
+      for (const node of targets) {
+        const moved = placed.filter((p) => p.target === node && p.node !== node);
+        if (moved.length === 0 || silent.includes(node)) continue;
+        const r = await this.#call(node, { c: "check", entries: moved.map(entryOf) }).catch((e: Error): RequestBody => ({ error: e.message }));
+        if (typeof r.error === "string") problems.push(`node ${node}: ${r.error}`);
+        for (const member of (r.missing as string[] | undefined) ?? []) problems.push(`node ${node} can not read the images of ${member} at ${placed.find((p) => p.member === member)!.dir}: restoring it there needs them on storage that node reads`);
+      }
       const scan = await this.#askAll({ c: "scan", group });
       for (const [node, r] of scan.replies) {
         for (const f of r.found as NodeScan["found"]) problems.push(`member ${f.member} is running on node ${node} (pid ${f.roots.join(", ")}): restoring it would make a second copy; stop it first`);
       }
       if (problems.length > 0) return refuse([...new Set(problems)]);
       const id = operationId(group, new Date());
-      const members: MemberProgress[] = chosen.members.map((m) => ({ member: m.member, node: m.node, pid: m.pid, dir: m.dir, ...(m.container ? { container: m.container } : {}), state: "planned", hook: null }));
+      const members: MemberProgress[] = placed.map((m) => ({ member: m.member, node: m.target, pid: m.pid, dir: m.dir, ...(m.container ? { container: m.container } : {}), state: "planned", hook: null }));
       const snap: OperationSnapshot = { id, kind: "restore", group, checkpoint: chosen.id, state: "running", startedAt: new Date().toISOString(), members };
       this.#ops.set(id, snap);
       this.o.log.info(`${id}: restore of ${chosen.id}: ${members.map((m) => `${m.member}@${m.node}`).join(", ")}`);
-      const starts = chosen.nodes.map((node) =>
-        this.#call(node, { c: "restore", op: id, checkpoint: chosen.id, group, members: members.filter((m) => m.node === node).map((m) => m.member) }));
+      const starts = [...targets].sort().map((node) => {
+        const here = placed.filter((p) => p.target === node);
+        return this.#call(node, { c: "restore", op: id, checkpoint: chosen.id, group, members: here.map((p) => p.member), entries: here.map(entryOf) });
+      });
       void this.#follow(snap, g, starts, chosen);
       return snap;
     } catch (e) {
@@ -142,7 +161,8 @@ export class Initiator {
 
   /** Follows the nodes' runs until every member ended, then records the outcome everywhere. */
   async #follow(snap: OperationSnapshot, g: GroupConfig, starts: Promise<RequestBody>[], manifest: Manifest): Promise<void> {
-    const nodes = [...new Set(snap.members.map((m) => m.node))];
+    // In the order the starts were made: by node name.
+    const nodes = [...new Set(snap.members.map((m) => m.node))].sort();
     let members = [...snap.members];
     const started = await Promise.all(starts.map((p) => p.catch((e: Error) => ({ error: e.message }))));
     started.forEach((r, i) => {
@@ -192,18 +212,23 @@ export class Initiator {
     const nodes = this.o.peers?.status().nodes ?? [{ name: this.o.self, addr: "", state: "alive" as const, self: true }];
     const replies = new Map<string, RequestBody>();
     const unreachable: string[] = [];
+    const unreachableNodes = new Set<string>();
+    const miss = (node: string, why: string) => {
+      unreachable.push(why);
+      unreachableNodes.add(node);
+    };
     await Promise.all(nodes.map(async (n) => {
       const where = n.addr ? `node ${n.name} (${n.addr})` : `node ${n.name}`;
-      if (n.state === "dead") return void unreachable.push(`${where} is unreachable: declared dead by failure detection`);
+      if (n.state === "dead") return miss(n.name, `${where} is unreachable: declared dead by failure detection`);
       try {
         const r = await this.#call(n.name, cmd);
-        if (typeof r.error === "string") unreachable.push(`${where}: ${r.error}`);
+        if (typeof r.error === "string") miss(n.name, `${where}: ${r.error}`);
         else replies.set(n.name, r);
       } catch (e) {
-        unreachable.push(`${where} is unreachable: ${(e as Error).message}`);
+        miss(n.name, `${where} is unreachable: ${(e as Error).message}`);
       }
     }));
-    return { replies, unreachable: unreachable.sort() };
+    return { replies, unreachable: unreachable.sort(), unreachableNodes };
   }
 
   #call(node: string, cmd: PeerCommand, timeoutMs = ASK_MS): Promise<RequestBody> {
@@ -211,4 +236,8 @@ export class Initiator {
     if (!this.o.peers) return Promise.reject(new Error(`node ${node} is not this node and there is no cluster`));
     return this.o.peers.ask(node, cmd as unknown as RequestBody, timeoutMs);
   }
+}
+
+function entryOf(m: ManifestMember): RestoreEntry {
+  return { member: m.member, pid: m.pid, dir: m.dir, ...(m.container ? { container: m.container } : {}) };
 }

@@ -6,12 +6,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { GroupView } from "../barrier/types.ts";
 import type { Config } from "../config/schema.ts";
-import { parsePeerCommand, type PeerCommand } from "../operations/peer.ts";
+import { parsePeerCommand, type PeerCommand, type RestoreEntry } from "../operations/peer.ts";
 import type { MemberProgress } from "../operations/types.ts";
 import { ChangeSignal, keyOf } from "../util/change-signal.ts";
 import type { Logger } from "../util/log.ts";
 import { type CriuOptions, type CriuRun, criuBinary, diskUsage, startDump, startRestore } from "./checkpoint-criu.ts";
 import { podmanProblem, startPodmanCheckpoint, startPodmanRestore } from "./checkpoint-podman.ts";
+import { imagesMarker } from "./checkpoint-store.ts";
 import { isAlive, scanMembers } from "./checkpoint-scan.ts";
 import type { OperationStore } from "./checkpoint-store.ts";
 
@@ -75,6 +76,8 @@ export class CheckpointNode {
       }
       case "list":
         return { operations: this.ctx.store.list(cmd.group) };
+      case "check":
+        return { missing: cmd.entries.filter((e) => !existsSync(imagesMarker(e))).map((e) => e.member) };
       case "finish": {
         const dir = this.ctx.store.dirOf(cmd.manifest.id);
         if (!dir) return { error: `Node ${this.ctx.node} holds no images of ${cmd.manifest.id}` };
@@ -122,9 +125,16 @@ export class CheckpointNode {
   }
 
   async #restore(cmd: Extract<PeerCommand, { c: "restore" }>): Promise<Record<string, unknown>> {
-    const m = this.ctx.store.read(cmd.checkpoint);
-    if (!m) return { error: `Node ${this.ctx.node} holds no images of ${cmd.checkpoint}` };
-    const mine = m.members.filter((x) => x.node === this.ctx.node && cmd.members.includes(x.member));
+    let mine: readonly RestoreEntry[];
+    if (cmd.entries) {
+      mine = cmd.entries;
+    } else {
+      const m = this.ctx.store.read(cmd.checkpoint);
+      if (!m) return { error: `Node ${this.ctx.node} holds no images of ${cmd.checkpoint}` };
+      mine = m.members.filter((x) => x.node === this.ctx.node && cmd.members.includes(x.member));
+    }
+    const unreadable = mine.filter((e) => !existsSync(imagesMarker(e)));
+    if (unreadable.length > 0) return { error: `Node ${this.ctx.node} can not read the images of ${unreadable.map((e) => `${e.member} (${e.dir})`).join(", ")}` };
     const run = this.#open(cmd.op, cmd.group, "restore", mine);
     const o = this.#criu();
     for (const x of mine) {

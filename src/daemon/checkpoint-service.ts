@@ -55,7 +55,7 @@ export class CheckpointService {
       switch (req.type) {
         case "checkpoint":
         case "restore": {
-          const r = req.type === "checkpoint" ? await this.#initiator.checkpoint(req.group, req.leaveRunning ?? false, req.dir) : await this.#initiator.restore(req.group, req.from);
+          const r = req.type === "checkpoint" ? await this.#initiator.checkpoint(req.group, req.leaveRunning ?? false, req.dir) : await this.#initiator.restore(req.group, req.from, req.placement);
           return typeof r === "string" ? { v, type: "error", message: r } : { v, type: "operation", operation: r };
         }
         case "operation": {

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameS
 import { join } from "node:path";
 import { MANIFEST_FILE, parseManifest } from "../operations/manifest.ts";
 import { DEFAULT_OPERATIONS_DIR, memberDirName } from "../operations/plan.ts";
-import type { Manifest, ManifestMember, StoredOperation } from "../operations/types.ts";
+import type { Manifest, StoredOperation } from "../operations/types.ts";
 import { diskUsage } from "./checkpoint-criu.ts";
 import { CONTAINER_ARCHIVE } from "./checkpoint-podman.ts";
 
@@ -75,10 +75,14 @@ export class OperationStore {
       const dir = this.dirOf(id)!;
       // A committed dump wrote inventory.img (CRIU) or the container's export (Podman) into every
       // member's directory; one without it was removed.
-      const imagesOf = (x: ManifestMember) => join(x.dir, x.container ? CONTAINER_ARCHIVE : "inventory.img");
-      const missing = m.outcome !== "committed" ? [] : m.members.filter((x) => x.node === this.node && !existsSync(imagesOf(x))).map((x) => x.member);
+      const missing = m.outcome !== "committed" ? [] : m.members.filter((x) => x.node === this.node && !existsSync(imagesMarker(x))).map((x) => x.member);
       out.push({ node: this.node, dir, bytes: diskUsage(dir), manifest: m, missing });
     }
     return out.sort((a, b) => a.manifest.createdAt.localeCompare(b.manifest.createdAt)).slice(-LIST_LIMIT);
   }
+}
+
+/** The file a member's complete images always contain: CRIU's inventory, or Podman's export. */
+export function imagesMarker(x: { dir: string; container?: string | undefined }): string {
+  return join(x.dir, x.container ? CONTAINER_ARCHIVE : "inventory.img");
 }

@@ -60,7 +60,7 @@ export function withRestore(m: Manifest, r: ManifestRestore): Manifest {
  * Restoring the same images twice, or images taken with --leave-running, is allowed: every member
  * is restored from the same cut (the caller checks that none still runs), so TCP peers agree.
  */
-export function restoreProblems(id: string, copies: readonly StoredOperation[]): string[] {
+export function restoreProblems(id: string, copies: readonly StoredOperation[], needed?: ReadonlySet<string>): string[] {
   const mine = copies.filter((c) => c.manifest.id === id);
   const first = mine[0];
   if (!first) return [`No node holds images of operation ${id}`];
@@ -69,13 +69,14 @@ export function restoreProblems(id: string, copies: readonly StoredOperation[]):
   for (const node of m.nodes) {
     const copy = mine.find((c) => c.node === node);
     if (!copy) {
-      problems.push(`node ${node} holds no manifest of ${id}: its images are missing`);
+      // A node whose members are all restored elsewhere (restore --on) is not needed.
+      if (!needed || needed.has(node)) problems.push(`node ${node} holds no manifest of ${id}: its images are missing`);
       continue;
     }
     const c = copy.manifest;
     if (c.outcome === "running") problems.push(`node ${node} never recorded the outcome of ${id} (the checkpoint was interrupted)`);
     else if (c.outcome === "failed") problems.push(`the checkpoint did not commit everywhere: ${c.reason ?? "some member failed"}`);
-    if (copy.missing.length > 0) problems.push(`node ${node} lacks the images of ${copy.missing.join(", ")}`);
+    if (copy.missing.length > 0 && (!needed || needed.has(node))) problems.push(`node ${node} lacks the images of ${copy.missing.join(", ")}`);
   }
   return [...new Set(problems)];
 }

@@ -18,13 +18,26 @@ export interface DumpTarget {
   readonly container?: string;
 }
 
+/** A member's images, as a restore on any node needs them. */
+export interface RestoreEntry {
+  readonly member: string;
+  readonly pid: number;
+  readonly dir: string;
+  readonly container?: string;
+}
+
 export type PeerCommand =
   /** Which members of `group` run here? */
   | { readonly c: "scan"; readonly group: string }
   /** Dump these members into the operation's directory (`dir`, else the node's default). */
   | { readonly c: "dump"; readonly manifest: Manifest; readonly targets: readonly DumpTarget[]; readonly dir?: string }
-  /** Restore these members of checkpoint `checkpoint` as restore operation `op`. */
-  | { readonly c: "restore"; readonly op: string; readonly checkpoint: string; readonly group: string; readonly members: readonly string[] }
+  /**
+   * Restore these members of checkpoint `checkpoint` as restore operation `op`, from `entries`
+   * (their manifest entries: a member placed on this node from another has none here).
+   */
+  | { readonly c: "restore"; readonly op: string; readonly checkpoint: string; readonly group: string; readonly members: readonly string[]; readonly entries?: readonly RestoreEntry[] }
+  /** Which of these members' images can this node not read? (before a restore places them here) */
+  | { readonly c: "check"; readonly entries: readonly RestoreEntry[] }
   /**
    * Progress of this node's members in operation `op`. With `after` (the keyOf() of the members
    * last seen), answered when they differ from it, or after `waitMs` (a long poll).
@@ -52,7 +65,11 @@ export function parsePeerCommand(raw: unknown): PeerCommand | string {
     case "restore":
       if (!opId(r.op) || !opId(r.checkpoint) || !name(r.group)) return `Fields "op", "checkpoint" and "group" must be ids`;
       if (!Array.isArray(r.members) || !r.members.every(name)) return `Field "members" must be a list of names`;
-      return { c: "restore", op: r.op, checkpoint: r.checkpoint, group: r.group, members: r.members };
+      if (r.entries !== undefined && !(Array.isArray(r.entries) && r.entries.every(isEntry))) return `Field "entries" must be a list of { member, pid, dir[, container] }`;
+      return { c: "restore", op: r.op, checkpoint: r.checkpoint, group: r.group, members: r.members, ...(r.entries !== undefined ? { entries: r.entries as RestoreEntry[] } : {}) };
+    case "check":
+      if (!Array.isArray(r.entries) || !r.entries.every(isEntry)) return `Field "entries" must be a list of { member, pid, dir[, container] }`;
+      return { c: "check", entries: r.entries };
     case "report":
       if (!opId(r.op)) return `Field "op" must be an operation id`;
       if (r.after !== undefined && !(typeof r.after === "string" && r.after.length <= 64)) return `Field "after" must be a string of at most 64 characters`;
@@ -73,6 +90,12 @@ export function parsePeerCommand(raw: unknown): PeerCommand | string {
 const name = (v: unknown): v is string => typeof v === "string" && v.length > 0 && v.length <= 256;
 const opId = (v: unknown): v is string => typeof v === "string" && OPERATION_ID.test(v);
 const absolute = (v: unknown): v is string => typeof v === "string" && v.startsWith("/") && v.length <= 4096;
+
+function isEntry(v: unknown): v is RestoreEntry {
+  if (typeof v !== "object" || v === null) return false;
+  const t = v as Record<string, unknown>;
+  return isTarget(v) && absolute(t.dir);
+}
 
 function isTarget(v: unknown): v is DumpTarget {
   if (typeof v !== "object" || v === null) return false;

@@ -49,6 +49,8 @@ export interface RestoreRequest {
   readonly type: "restore";
   readonly group: string;
   readonly from?: string;
+  /** Members restored on another node than the one that dumped them (`restore --on`). */
+  readonly placement?: Readonly<Record<string, string>>;
 }
 
 /** Progress of an operation this daemon started. */
@@ -136,6 +138,7 @@ export function parseRequest(raw: unknown): Request | string {
     case "restore":
       if (!shortString(r.group)) return `Field "group" must be a non-empty string of at most ${LIMIT} characters`;
       if (r.from !== undefined && !operationId(r.from)) return `Field "from" must be an operation id (letters, digits, ".", "_", "-")`;
+      if (r.placement !== undefined && !validPlacement(r.placement)) return `Field "placement" must map member names to node names (at most ${LIMIT} characters each)`;
       return r as unknown as RestoreRequest;
     case "operation":
       if (!operationId(r.id)) return `Field "id" must be an operation id (letters, digits, ".", "_", "-")`;
@@ -155,4 +158,11 @@ function operationId(v: unknown): v is string {
 
 function shortString(v: unknown): v is string {
   return typeof v === "string" && v.length > 0 && v.length <= LIMIT;
+}
+
+/** A restore's placement: member → node, short strings (the hook path must not load operations/). */
+function validPlacement(v: unknown): boolean {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const entries = Object.entries(v);
+  return entries.length <= 1000 && entries.every(([k, n]) => shortString(k) && shortString(n));
 }

@@ -51,6 +51,26 @@ const BIN = () => ensureBinary();
 
 /** Two nodes on a bridge, a daemon in each, and the TCP pair: server on n1, client on n2. */
 async function setUp(): Promise<{ server: TcpNode; client: TcpNode }> {
+  await startNodes(`[[group]]\nname = "pair"\nmembers = ["tcp-server", "tcp-client"]\ntimeout = "10s"\n`);
+  const node = (i: number): Node => {
+    const ns = lab!.ns(i);
+    return { label: `n${i}`, netns: ns, netnsPath: `/run/netns/${ns}`, inode: nsInode(`/run/netns/${ns}`)!, addr: `${lab!.subnet}.${i}` };
+  };
+  const tcp = async (i: number, name: string, args: string[]): Promise<TcpNode> => {
+    const exe = join(dir!, name);
+    symlinkSync(join(PROGRAMS, "tcp-node.py"), exe);
+    const logPath = join(dir!, `${name}.log`);
+    const { workload } = await startInNode(node(i), [exe, ...args, "--port", "7000", "--interval-ms", "5", "--name", name, "--log", logPath]);
+    return { ...workload, logPath, log: () => readTcpLog(logPath) };
+  };
+  const server = await tcp(1, "tcp-server", ["server", "--host", node(1).addr]);
+  const client = await tcp(2, "tcp-client", ["client", "--host", node(1).addr]);
+  await waitFor("both TCP nodes to exchange data", () => [server, client].every((n) => lastProgress(n.log()).rx > 10), { timeoutMs: 10_000 });
+  return { server, client };
+}
+
+/** Two nodes on a bridge and a federated daemon in each, configured with `groupsToml`. */
+async function startNodes(groupsToml: string): Promise<void> {
   lab = new ClusterLab();
   dir = mkdtempSync(join(tmpdir(), "cce2e-ckpt-"));
   const addrs = lab.build(2);
@@ -63,7 +83,7 @@ async function setUp(): Promise<{ server: TcpNode; client: TcpNode }> {
     writeFileSync(
       config,
       `[daemon]\nsocket = "${join(dir, `n${i}.sock`)}"\nlog_level = "debug"\n\n[cluster]\nnode = "n${i}"\nlisten = "${addrs[i - 1]}"\npeers = [${peers}]\nkey_file = "${keyFile}"\n\n` +
-        `[[group]]\nname = "pair"\nmembers = ["tcp-server", "tcp-client"]\ntimeout = "10s"\n`,
+        groupsToml,
     );
     const proc = Bun.spawn(["nsenter", `--net=/run/netns/${lab.ns(i)}`, BIN(), "daemon", "--config", config], {
       stdin: "ignore",
@@ -81,21 +101,6 @@ async function setUp(): Promise<{ server: TcpNode; client: TcpNode }> {
       return r.code === 0 && JSON.parse(r.stdout).cluster?.nodes?.filter((n: { state: string }) => n.state === "alive").length === 2;
     }, { timeoutMs: 20_000, everyMs: 200, state: d.log });
   }
-  const node = (i: number): Node => {
-    const ns = lab!.ns(i);
-    return { label: `n${i}`, netns: ns, netnsPath: `/run/netns/${ns}`, inode: nsInode(`/run/netns/${ns}`)!, addr: `${lab!.subnet}.${i}` };
-  };
-  const tcp = async (i: number, name: string, args: string[]): Promise<TcpNode> => {
-    const exe = join(dir!, name);
-    symlinkSync(join(PROGRAMS, "tcp-node.py"), exe);
-    const logPath = join(dir!, `${name}.log`);
-    const { workload } = await startInNode(node(i), [exe, ...args, "--port", "7000", "--interval-ms", "5", "--name", name, "--log", logPath]);
-    return { ...workload, logPath, log: () => readTcpLog(logPath) };
-  };
-  const server = await tcp(1, "tcp-server", ["server", "--host", node(1).addr]);
-  const client = await tcp(2, "tcp-client", ["client", "--host", node(1).addr]);
-  await waitFor("both TCP nodes to exchange data", () => [server, client].every((n) => lastProgress(n.log()).rx > 10), { timeoutMs: 10_000 });
-  return { server, client };
 }
 
 async function cli(d: Daemon, ...args: string[]) {
@@ -157,6 +162,48 @@ describe("checkpoint and restore commands (two nodes)", () => {
     for (const w of [server, client]) expect(isRunning(w.pid)).toBe(true);
     await waitStreamGrows([server, client], [server, client].map((w) => lastProgress(w.log()).rx), 100, 10_000);
     for (const w of [server, client]) expectHealthy(w);
+  }, TEST_TIMEOUT_MS);
+});
+
+describe("restore --on (two nodes)", () => {
+  e2e("a member whose node is gone is restored on another node from shared images; without --on the restore is refused and says how", async () => {
+    await startNodes(`[[group]]\nname = "duo"\nmembers = ["ck-alpha", "ck-bravo"]\ntimeout = "10s"\n`);
+    const [n1, n2] = daemons as [Daemon, Daemon];
+    // A session leader in each node's network namespace (CRIU dumps a session leader as is).
+    const start = (i: number, name: string) => {
+      copyFileSync("/bin/sleep", join(dir!, name));
+      return Bun.spawn(["nsenter", `--net=/run/netns/${lab!.ns(i)}`, "setsid", join(dir!, name), "600"], { stdio: ["ignore", "ignore", "ignore"] });
+    };
+    const alpha = start(1, "ck-alpha");
+    const bravo = start(2, "ck-bravo");
+    await waitFor("both members to run under their names", () => [alpha, bravo].every((p) => isRunning(p.pid) && existsSync(`/proc/${p.pid}`)), { timeoutMs: 5_000 });
+    const shared = join(dir!, "shared");
+    const ck = await cli(n2, "checkpoint", "duo", "--dir", shared);
+    console.log(`checkpoint onto shared storage: exit ${ck.code}\n${ck.out}`);
+    expect(ck.code).toBe(0);
+    await Promise.all([alpha.exited, bravo.exited]);
+
+    // n1 goes away with its daemon; its member's images are on storage n2 reads.
+    n1.proc.kill("SIGKILL");
+    await n1.proc.exited;
+    const refused = await cli(n2, "restore", "duo");
+    console.log(`restore with n1 gone: exit ${refused.code}\n${refused.out}`);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toContain("nothing was started");
+    expect(refused.out).toMatch(/node n1 \(.*\) is unreachable/);
+    expect(refused.out).toContain("--on ck-alpha=NODE");
+
+    const moved = await cli(n2, "restore", "duo", "--on", "ck-alpha=n2");
+    console.log(`restore --on ck-alpha=n2: exit ${moved.code}\n${moved.out}`);
+    expect(moved.code).toBe(0);
+    expect(moved.out).toContain("ck-alpha on n2");
+    // CRIU gave the restored processes their own pids back, in n2's network namespace.
+    const n2net = nsInode(`/run/netns/${lab!.ns(2)}`);
+    for (const p of [alpha, bravo]) {
+      expect(isRunning(p.pid)).toBe(true);
+      expect(nsInode(`/proc/${p.pid}/ns/net`)).toBe(n2net);
+    }
+    expect(n2.log()).toMatch(/restoring ck-alpha from .*shared\/ck-alpha/);
   }, TEST_TIMEOUT_MS);
 });
 

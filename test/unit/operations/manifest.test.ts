@@ -51,6 +51,12 @@ describe("restoreProblems()", () => {
     expect(restoreProblems("g-1", interrupted)).toEqual(["node n2 never recorded the outcome of g-1 (the checkpoint was interrupted)"]);
   });
 
+  test("a node whose members are all restored elsewhere (restore --on) is not needed", () => {
+    const onlyN1: StoredOperation[] = [copies(committed)[0]!];
+    expect(restoreProblems("g-1", onlyN1, new Set(["n1"]))).toEqual([]);
+    expect(restoreProblems("g-1", onlyN1, new Set(["n1", "n2"]))).toEqual(["node n2 holds no manifest of g-1: its images are missing"]);
+  });
+
   test("an unknown operation is refused", () => {
     expect(restoreProblems("nope", copies(committed))).toEqual(["No node holds images of operation nope"]);
   });
