@@ -139,10 +139,12 @@ export class Daemon {
       groups: this.opts.config.groups.map((g) => g.name),
       engine: this.engine,
       dispatch: (fx) => this.#apply(fx),
+      onRequest: (_from, body) => this.checkpoints.onPeer(body),
       log: this.opts.log,
     });
     await backend.start();
     this.#backend = backend;
+    this.checkpoints.attach(backend);
   }
 
   /** Kind and health of the federation backend, for status. */

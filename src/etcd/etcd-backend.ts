@@ -17,11 +17,15 @@
  *   their deadline, then fail). No commit can be recorded without etcd, so none happens anywhere;
  *   the abort is recorded once etcd is back. A peer whose lease expires has its records deleted:
  *   the watch sees it and its open operations abort (a group never shrinks).
+ * - Membership and requests: each daemon keeps P/@node/<node> under its lease, so `status` and
+ *   the checkpoint command see every daemon, and a node whose key vanished is dead. Requests
+ *   between daemons (checkpoint, restore) go through keys too (etcd-requests.ts).
  */
 import { readFileSync } from "node:fs";
 import type { Decision, Effect, OpRecord, Publish } from "../barrier/types.ts";
 import type { Backend, BackendHealth, ClusterNode, ClusterStatus, FederatedEngine, Log } from "../cluster/backend.ts";
 import { type Compare, EtcdClient, EtcdError, type KeyValue, prefixEnd, type TxnOp, type WatchEvent, type WatchHandle } from "./client.ts";
+import { EtcdRequests, type RequestBody } from "./etcd-requests.ts";
 import { KeyLayout, outcomeValue, pad, parseOutcome, parseRecord } from "./keys.ts";
 
 /** The engine surface this backend drives: a federated engine with an external decider. */
@@ -46,6 +50,8 @@ export interface EtcdBackendOptions {
   readonly now?: () => number;
   /** Longest wait for one etcd request. */
   readonly requestTimeoutMs?: number;
+  /** Runs another daemon's request (the checkpoint and restore commands' peer commands). */
+  readonly onRequest?: (from: string, body: RequestBody) => Promise<RequestBody>;
 }
 
 const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} };
@@ -75,12 +81,22 @@ export class EtcdBackend implements Backend {
   #closed = false;
   #watch: WatchHandle | undefined;
   readonly #timers: ReturnType<typeof setInterval>[] = [];
+  #requests!: EtcdRequests;
+  /** Daemons whose presence key this one has seen: one that vanished is dead, not unknown. */
+  readonly #seenNodes = new Set<string>();
 
   constructor(opts: EtcdBackendOptions) {
     this.#o = opts;
     this.#keys = new KeyLayout(opts.prefix);
     this.#log = opts.log ?? quiet;
     this.#now = opts.now ?? Date.now;
+    this.#requests = new EtcdRequests({
+      node: opts.node,
+      keys: this.#keys,
+      put: (key, value) => this.#putLeased(key, value),
+      del: (key) => this.#delete(key),
+      ...(opts.onRequest ? { handler: opts.onRequest } : {}),
+    });
   }
 
   /** Connects (lease, snapshot, watch); when etcd is not reachable the backend starts "lost" and keeps trying. */
@@ -111,11 +127,31 @@ export class EtcdBackend implements Backend {
     const seen = new Set([this.#o.node]);
     for (const [key, kv] of this.#mirror) {
       const k = this.#keys.parse(key);
-      if (k?.type !== "record" || seen.has(k.node)) continue;
+      if ((k?.type !== "record" && k?.type !== "node") || seen.has(k.node)) continue;
       seen.add(k.node);
       nodes.push({ name: k.node, addr: `lease ${kv.lease}`, state: "alive" });
     }
+    for (const n of this.#seenNodes) if (!seen.has(n)) nodes.push({ name: n, addr: "", state: "dead" });
     return { node: this.#o.node, nodes, counters: { ...this.counters, revision: this.#rev } };
+  }
+
+  /** Sends a request to another daemon and resolves with its reply; rejects after `timeoutMs`. */
+  ask(node: string, body: RequestBody, timeoutMs: number): Promise<RequestBody> {
+    return this.#requests.ask(node, body, timeoutMs);
+  }
+
+  async #putLeased(key: string, value: string): Promise<void> {
+    if (!this.#lease || this.#state !== "ok") throw new Error(`etcd is not reachable (${this.#why || "not connected"})`);
+    await this.#client.put(key, value, this.#lease);
+  }
+
+  async #delete(key: string): Promise<void> {
+    await this.#client.txn([], [{ deleteRange: { key, rangeEnd: `${key}\0` } }], []);
+  }
+
+  /** This daemon's presence key, under its (new) lease. */
+  async #announce(): Promise<void> {
+    await this.#client.put(this.#keys.node(this.#o.node), JSON.stringify({ node: this.#o.node, since: new Date().toISOString() }), this.#lease);
   }
 
   health(): BackendHealth {
@@ -130,6 +166,7 @@ export class EtcdBackend implements Backend {
     const until = this.#now() + 1_000;
     while ((this.#pumping || this.#dirty.size > 0) && this.#state === "ok" && this.#now() < until) await Bun.sleep(10);
     this.#closed = true;
+    this.#requests.close();
     for (const t of this.#timers) clearInterval(t);
     this.#watch?.close();
     if (this.#lease && this.#state === "ok") await this.#client.leaseRevoke(this.#lease).catch(() => {});
@@ -161,6 +198,7 @@ export class EtcdBackend implements Backend {
         this.#lease = (await this.#client.leaseGrant(ttl)).id;
         if (hadLease) this.#leaseLost();
       }
+      await this.#announce();
       this.#ok();
       const snap = await this.#client.range(...this.#keys.all());
       this.#applySnapshot(snap.kvs, snap.revision);
@@ -195,6 +233,7 @@ export class EtcdBackend implements Backend {
       this.#ok();
       if (ttl <= 0) {
         this.#lease = (await this.#client.leaseGrant(Math.ceil(this.#o.leaseTtlMs / 1000))).id;
+        await this.#announce();
         this.#leaseLost();
         this.#kick();
       }
@@ -280,6 +319,15 @@ export class EtcdBackend implements Backend {
     if (ev.type === "delete") this.#mirror.delete(kv.key);
     else this.#mirror.set(kv.key, kv);
     if (!k) return;
+    if (k.type === "node") {
+      if (ev.type === "put") this.#seenNodes.add(k.node);
+      return;
+    }
+    if (k.type === "request" || k.type === "reply") {
+      if (ev.type === "put") this.#requests.onPut(k, kv.key, kv.value);
+      else this.#requests.onDelete(kv.key);
+      return;
+    }
     const now = this.#now();
     if (k.type === "record") {
       const own = k.node === this.#o.node;
@@ -310,7 +358,7 @@ export class EtcdBackend implements Backend {
     if (ek) e = Math.max(e, Number(ek.value));
     for (const key of this.#mirror.keys()) {
       const k = this.#keys.parse(key);
-      if (k && k.type !== "epoch" && k.group === group) e = Math.max(e, k.epoch);
+      if ((k?.type === "record" || k?.type === "outcome") && k.group === group) e = Math.max(e, k.epoch);
     }
     return e;
   }

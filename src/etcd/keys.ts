@@ -5,7 +5,11 @@
  *   P/<group>/epoch                          newest epoch with a recorded outcome; no lease, one per group
  *   P/<group>/op/<epoch>/rec/<node>          a node's single-writer record (JSON OpRecord), under its lease
  *   P/<group>/op/<epoch>/outcome             the decision, written once by the operation's transaction
+ *   P/@node/<node>                           a daemon is up (under its lease): the cluster's members
+ *   P/@req/<to>/<from>/<id>                  a request between daemons (checkpoint commands), under the asker's lease
+ *   P/@rep/<to>/<from>/<id>                  its reply, under the answering daemon's lease; each side deletes what it read
  *
+ * "@" can not start a group name, so these keys never collide with a group's.
  * The transaction that records an operation's outcome also deletes every key of the group's older
  * operations, so a group keeps the keys of at most its newest decided operation and the one in
  * flight; records also vanish with their daemon's lease. Pure: no I/O.
@@ -17,7 +21,9 @@ import { prefixEnd } from "./client.ts";
 export type ParsedKey =
   | { readonly type: "record"; readonly group: string; readonly epoch: number; readonly node: string }
   | { readonly type: "outcome"; readonly group: string; readonly epoch: number }
-  | { readonly type: "epoch"; readonly group: string };
+  | { readonly type: "epoch"; readonly group: string }
+  | { readonly type: "node"; readonly node: string }
+  | { readonly type: "request" | "reply"; readonly to: string; readonly from: string; readonly id: string };
 
 export function pad(epoch: number): string {
   return String(epoch).padStart(12, "0");
@@ -47,6 +53,20 @@ export class KeyLayout {
     return `${this.prefix}/${group}/op/${pad(epoch)}/outcome`;
   }
 
+  node(name: string): string {
+    return `${this.prefix}/@node/${encodeURIComponent(name)}`;
+  }
+
+  /** A request from `from` to `to`. */
+  request(to: string, from: string, id: string): string {
+    return `${this.prefix}/@req/${encodeURIComponent(to)}/${encodeURIComponent(from)}/${id}`;
+  }
+
+  /** The reply to request `id` of `to`, from `from`. */
+  reply(to: string, from: string, id: string): string {
+    return `${this.prefix}/@rep/${encodeURIComponent(to)}/${encodeURIComponent(from)}/${id}`;
+  }
+
   /** [start, end) of the keys of every operation of `group` older than `epoch`. */
   olderThan(group: string, epoch: number): [string, string] {
     return [`${this.prefix}/${group}/op/`, `${this.prefix}/${group}/op/${pad(epoch)}`];
@@ -57,6 +77,7 @@ export class KeyLayout {
     const parts = key.slice(this.prefix.length + 1).split("/");
     const group = parts[0];
     if (!group) return undefined;
+    if (group.startsWith("@")) return parseDaemonKey(parts);
     if (parts.length === 2 && parts[1] === "epoch") return { type: "epoch", group };
     if (parts[1] !== "op" || !/^\d{12}$/.test(parts[2] ?? "")) return undefined;
     const epoch = Number(parts[2]);
@@ -70,6 +91,19 @@ export class KeyLayout {
     }
     return undefined;
   }
+}
+
+/** The keys of daemons rather than groups: presence, requests and replies. */
+function parseDaemonKey(parts: string[]): ParsedKey | undefined {
+  try {
+    if (parts[0] === "@node" && parts.length === 2 && parts[1]) return { type: "node", node: decodeURIComponent(parts[1]) };
+    if ((parts[0] === "@req" || parts[0] === "@rep") && parts.length === 4 && parts[1] && parts[2] && /^[A-Za-z0-9._-]{1,100}$/.test(parts[3] ?? "")) {
+      return { type: parts[0] === "@req" ? "request" : "reply", to: decodeURIComponent(parts[1]), from: decodeURIComponent(parts[2]), id: parts[3]! };
+    }
+  } catch {
+    // a malformed %-escape
+  }
+  return undefined;
 }
 
 /** The value of an outcome key. */

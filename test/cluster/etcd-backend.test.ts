@@ -4,23 +4,15 @@
  * latency (last arrival on one node → the waiting call on the other answered) and checks that a
  * commit is recorded by exactly one transaction. Needs etcd-server and etcd-client, not root.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { BarrierEngine } from "../../src/barrier/engine.ts";
 import type { Effect, Reply } from "../../src/barrier/types.ts";
 import { EtcdBackend } from "../../src/etcd/etcd-backend.ts";
 import { percentile } from "./real-daemons.ts";
-import { EtcdServer, etcdMissing, freePort } from "./etcd-server.ts";
+import { EtcdServer, etcdForFile, freePort } from "./etcd-server.ts";
 
-const MISSING = etcdMissing();
-if (MISSING) console.warn(`!! SKIPPING test/cluster/etcd-backend.test.ts: ${MISSING}`);
-
-let etcd: EtcdServer | undefined;
-beforeAll(async () => {
-  if (!MISSING) etcd = await new EtcdServer().start();
-}, 30_000);
-afterAll(async () => {
-  await etcd?.destroy();
-});
+const shared = etcdForFile("test/cluster/etcd-backend.test.ts");
+const MISSING = shared.missing;
 
 let prefixN = 0;
 
@@ -35,7 +27,7 @@ class Node {
     members: string[],
     prefix: string,
     timeoutMs = 10_000,
-    server = etcd!,
+    server = shared.server(),
     tls: { caFile?: string; certFile?: string; keyFile?: string } = {},
   ) {
     this.engine = new BarrierEngine([{ name: "g", members, timeoutMs }], { node: name, decider: "external" });
@@ -97,7 +89,7 @@ describe.skipIf(MISSING !== undefined)("EtcdBackend against a real etcd", () => 
     }
     const recorded = a!.backend.counters.decisions_recorded ?? 0;
     expect(recorded + (b!.backend.counters.decisions_recorded ?? 0)).toBe(30);
-    const keys = etcd!.get(prefix);
+    const keys = shared.server().get(prefix);
     expect(JSON.parse(keys.get(`${prefix}/g/op/000000000030/outcome`)!)).toMatchObject({ group: "g", epoch: 30, kind: "dump", state: "committed" });
     expect(keys.get(`${prefix}/g/epoch`)).toBe("000000000030");
     // Older operations were deleted by the transaction that decided the next one.
@@ -123,7 +115,7 @@ describe.skipIf(MISSING !== undefined)("EtcdBackend against a real etcd", () => 
     await Bun.sleep(50); // a second "winner" would show up here
     const won = recorded();
     expect(won.reduce((x, y) => x + y, 0)).toBe(1);
-    const outcome = JSON.parse(etcd!.get(prefix).get(`${prefix}/g/op/000000000001/outcome`)!);
+    const outcome = JSON.parse(shared.server().get(prefix).get(`${prefix}/g/op/000000000001/outcome`)!);
     expect(outcome.by).toBe(`n${won.indexOf(1) + 1}`);
     console.log(`commit race: recorded by ${outcome.by}; attempts ${ns.map((n) => n.backend.counters.decision_attempts ?? 0).join("/")}`);
   }, 30_000);
@@ -137,7 +129,7 @@ describe.skipIf(MISSING !== undefined)("EtcdBackend against a real etcd", () => 
     const r = await a!.answer(waiting);
     expect(r).toMatchObject({ ok: false, code: "aborted" });
     expect(r.message).toContain("n2");
-    const outcome = JSON.parse(etcd!.get(prefix).get(`${prefix}/g/op/000000000001/outcome`)!);
+    const outcome = JSON.parse(shared.server().get(prefix).get(`${prefix}/g/op/000000000001/outcome`)!);
     expect(outcome).toMatchObject({ state: "aborted", by: "n1" });
   }, 30_000);
 });

@@ -4,6 +4,7 @@
  * never touches the system's etcd service. `kill()` stops it hard, `start()` brings it back on the
  * same data (the keys survive), `get()` reads keys with etcdctl for inspection.
  */
+import { afterAll, beforeAll } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -131,4 +132,21 @@ export class EtcdServer {
     await this.kill();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A real etcd on 127.0.0.1 for the tests of one file: started before them, destroyed after. When
+ * etcd is not installed it says so loudly and `missing` tells the tests to skip.
+ */
+export function etcdForFile(file: string): { readonly missing: string | undefined; server(): EtcdServer } {
+  const missing = etcdMissing();
+  if (missing) console.warn(`!! SKIPPING ${file}: ${missing}`);
+  let server: EtcdServer | undefined;
+  beforeAll(async () => {
+    if (!missing) server = await new EtcdServer().start();
+  }, 30_000);
+  afterAll(async () => {
+    await server?.destroy();
+  });
+  return { missing, server: () => server! };
 }

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { ensureBinary } from "../support/binary.ts";
+import { EtcdServer, etcdMissing } from "../cluster/etcd-server.ts";
 import { Lab as ClusterLab } from "../cluster/netns.ts";
 import { e2eSkipReason, PROGRAMS } from "./harness.ts";
 import { expectHealthy, waitStreamGrows } from "./support/expect.ts";
@@ -35,7 +36,10 @@ interface Daemon {
 let lab: ClusterLab | undefined;
 let dir: string | undefined;
 let daemons: Daemon[] = [];
-afterEach(() => {
+let etcd: EtcdServer | undefined;
+afterEach(async () => {
+  await etcd?.destroy();
+  etcd = undefined;
   for (const d of daemons) d.proc.kill("SIGKILL");
   // Kills every workload and restored copy inside the nodes, then removes them.
   for (const ns of lab?.namespaces ?? []) destroyNetns(ns);
@@ -49,9 +53,14 @@ beforeAll(() => void (skipReason ? undefined : ensureBinary()), 120_000);
 
 const BIN = () => ensureBinary();
 
+type Federation = "gossip" | "etcd";
+const ETCD_MISSING = etcdMissing();
+if (ETCD_MISSING) console.warn(`!! SKIPPING the etcd variants of checkpoint-command.test.ts: ${ETCD_MISSING}`);
+const e2eEtcd = test.skipIf(skipReason !== null || ETCD_MISSING !== undefined);
+
 /** Two nodes on a bridge, a daemon in each, and the TCP pair: server on n1, client on n2. */
-async function setUp(): Promise<{ server: TcpNode; client: TcpNode }> {
-  await startNodes(`[[group]]\nname = "pair"\nmembers = ["tcp-server", "tcp-client"]\ntimeout = "10s"\n`);
+async function setUp(federation: Federation = "gossip"): Promise<{ server: TcpNode; client: TcpNode }> {
+  await startNodes(`[[group]]\nname = "pair"\nmembers = ["tcp-server", "tcp-client"]\ntimeout = "10s"\n`, federation);
   const node = (i: number): Node => {
     const ns = lab!.ns(i);
     return { label: `n${i}`, netns: ns, netnsPath: `/run/netns/${ns}`, inode: nsInode(`/run/netns/${ns}`)!, addr: `${lab!.subnet}.${i}` };
@@ -69,22 +78,25 @@ async function setUp(): Promise<{ server: TcpNode; client: TcpNode }> {
   return { server, client };
 }
 
-/** Two nodes on a bridge and a federated daemon in each, configured with `groupsToml`. */
-async function startNodes(groupsToml: string): Promise<void> {
+/**
+ * Two nodes on a bridge and a federated daemon in each, configured with `groupsToml`; with etcd,
+ * a third namespace on the bridge runs the etcd server both daemons use.
+ */
+async function startNodes(groupsToml: string, federation: Federation = "gossip"): Promise<void> {
   lab = new ClusterLab();
   dir = mkdtempSync(join(tmpdir(), "cce2e-ckpt-"));
-  const addrs = lab.build(2);
+  const addrs = lab.build(federation === "etcd" ? 3 : 2);
+  if (federation === "etcd") etcd = await new EtcdServer(addrs[2]!.split(":")[0]!, lab.ns(3)).start();
   const keyFile = join(dir, "cluster.key");
   writeFileSync(keyFile, `${lab.key}\n`, { mode: 0o600 });
   for (let i = 1; i <= 2; i++) {
     const config = join(dir, `n${i}.toml`);
     const ops = join(dir, `ops-n${i}`);
-    const peers = addrs.filter((_, j) => j !== i - 1).map((a) => `"${a}"`).join(", ");
-    writeFileSync(
-      config,
-      `[daemon]\nsocket = "${join(dir, `n${i}.sock`)}"\nlog_level = "debug"\n\n[cluster]\nnode = "n${i}"\nlisten = "${addrs[i - 1]}"\npeers = [${peers}]\nkey_file = "${keyFile}"\n\n` +
-        groupsToml,
-    );
+    const peers = addrs.slice(0, 2).filter((_, j) => j !== i - 1).map((a) => `"${a}"`).join(", ");
+    const federationToml = etcd
+      ? `[backend]\nkind = "etcd"\nendpoints = ["${etcd.clientUrl}"]\nprefix = "/cce2e"\nlease_ttl = "2s"\n\n[cluster]\nnode = "n${i}"\n`
+      : `[cluster]\nnode = "n${i}"\nlisten = "${addrs[i - 1]}"\npeers = [${peers}]\nkey_file = "${keyFile}"\n`;
+    writeFileSync(config, `[daemon]\nsocket = "${join(dir, `n${i}.sock`)}"\nlog_level = "debug"\n\n${federationToml}\n${groupsToml}`);
     const proc = Bun.spawn(["nsenter", `--net=/run/netns/${lab.ns(i)}`, BIN(), "daemon", "--config", config], {
       stdin: "ignore",
       stdout: "pipe",
@@ -109,8 +121,8 @@ async function cli(d: Daemon, ...args: string[]) {
 }
 
 describe("checkpoint and restore commands (two nodes)", () => {
-  e2e("one checkpoint command dumps both sides on their nodes, one restore command brings them back: the TCP stream continues", async () => {
-    const { server, client } = await setUp();
+  for (const federation of ["gossip", "etcd"] as const) (federation === "etcd" ? e2eEtcd : e2e)(`${federation}: one checkpoint command dumps both sides on their nodes, one restore command brings them back: the TCP stream continues`, async () => {
+    const { server, client } = await setUp(federation);
     const [n1, n2] = daemons as [Daemon, Daemon];
     const ck = await cli(n1, "checkpoint", "pair");
     console.log(`checkpoint: exit ${ck.code} after ${ck.ms.toFixed(0)} ms\n${ck.out}`);
