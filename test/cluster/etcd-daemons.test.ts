@@ -82,6 +82,15 @@ class EtcdCluster {
     });
   }
 
+  /** Every member passes pre-dump; then alpha (n1) and bravo (n2) wait at `hook` for charlie (n3). */
+  async n3Awaited(hook: string): Promise<Promise<Timed>[]> {
+    await Promise.all([0, 1, 2].map((i) => this.arrive(i, "pre-dump")));
+    const waiting = [0, 1].map((i) => this.arrive(i, hook));
+    await this.waiting(0, 1);
+    await this.waiting(1, 1);
+    return waiting;
+  }
+
   async waiting(i: number, count: number): Promise<void> {
     await until(async () => (await this.status(i)).waiting === count, 10_000, `${count} call(s) waiting on n${i + 1}`);
   }
@@ -98,6 +107,15 @@ class EtcdCluster {
     await this.etcd.destroy();
     this.lab.destroy();
     this.box.cleanup();
+  }
+}
+
+/** All three members go through a whole dump at once, and it commits on every node. */
+async function expectDumpCommits(c: EtcdCluster): Promise<void> {
+  for (const hook of DUMP) {
+    const all = await Promise.all([0, 1, 2].map((i) => c.arrive(i, hook)));
+    const want = hook === "post-dump" ? "committed" : "released";
+    expect({ hook, codes: all.map((r) => r.code) }).toEqual({ hook, codes: [want, want, want] });
   }
 }
 
@@ -188,5 +206,53 @@ describe.skipIf(WHY !== undefined)("daemons with the etcd backend in network nam
     for (const v of outcomes.values()) expect(v.state).toBe("aborted");
     console.log(`after etcd came back: ${[...outcomes].map(([id, v]) => `${id} ${v.state} by ${v.by} (${v.reason})`).join("; ")}`);
     for (let i = 0; i < 3; i++) expect(c.logs[i]).not.toContain("outcome-disagreement");
+  }, 90_000);
+
+  test("a node cut off (its link down) inside a dump: no node commits, the others abort when its lease expires; after the heal a dump commits everywhere", async () => {
+    const c = (cluster = await new EtcdCluster(3, "6s").start());
+    const waiting = await c.n3Awaited("network-lock");
+    const t0 = performance.now();
+    c.lab.link(3, false);
+    // n3 saw n1 and n2 at network-lock before the cut, so it may pass that barrier on what it
+    // knows; the commit point needs etcd's transaction, which it can not reach.
+    const n3Lock = await c.arrive(2, "network-lock");
+    const n3Last = n3Lock.ok ? await c.arrive(2, "post-dump") : n3Lock;
+    const others = await Promise.all(waiting);
+    for (const r of [...others, n3Last]) expect(r).toMatchObject({ ok: false, code: "aborted" });
+    for (const r of others) expect(r.message).toContain("node n3 lost its etcd lease");
+    const ms = [...others, n3Last].map((r) => Math.round(r.at - t0));
+    console.log(`n3 cut off: n3 at network-lock ${n3Lock.code}; calls failed after ${ms.join("/")} ms (lease TTL 2 s, group timeout 6 s): n1: ${others[0]!.message}; n3 at ${n3Lock.ok ? "post-dump" : "network-lock"}: ${n3Last.message}`);
+    for (const t of ms) expect(t).toBeLessThan(10_000);
+    expect(c.outcomes().get("trio#1")).toMatchObject({ state: "aborted" });
+
+    c.lab.link(3, true);
+    const h0 = performance.now();
+    await until(async () => (await c.status(2)).backend.health === "ok", 15_000, "n3 back on etcd");
+    await until(async () => (await c.status(0)).cluster.nodes.filter((n: { state: string }) => n.state === "alive").length === 3, 15_000, "n1 to see n3 alive again");
+    console.log(`heal: n3 back on etcd and seen by n1 ${Math.round(performance.now() - h0)} ms after the link came back`);
+    await expectDumpCommits(c);
+    for (let i = 0; i < 3; i++) expect(c.logs[i]).not.toContain("outcome-disagreement");
+  }, 90_000);
+
+  test("a daemon restarted mid-barrier: it drops its previous run's records at once, so the others abort before the lease would expire, and the call that reconnects to it fails", async () => {
+    const c = (cluster = await new EtcdCluster(3, "10s").start());
+    const waiting = await c.n3Awaited("network-lock");
+    c.procs[2]!.kill("SIGKILL");
+    await c.procs[2]!.exited;
+    const t0 = performance.now();
+    c.startDaemon(2);
+    await until(async () => (await c.status(2).catch(() => null))?.backend?.health === "ok", 15_000, `n3 restarted; log:\n${c.logs[2]}`);
+    // charlie's CRIU goes on to network-lock and reaches the new daemon.
+    const reconnected = await c.arrive(2, "network-lock");
+    const others = await Promise.all(waiting);
+    for (const r of [...others, reconnected]) expect(r.ok).toBe(false);
+    const ms = others.map((r) => Math.round(r.at - t0));
+    console.log(`n3 restarted: n1/n2 calls failed ${ms.join("/")} ms after the restart began (lease TTL 2 s): ${others[0]!.message}; charlie's call on the new daemon: ${reconnected.code}: ${reconnected.message}`);
+    for (const r of others) expect(r.message).toContain("node n3");
+    expect(reconnected.message).toContain("the daemon restarted during the operation");
+    expect(c.logs[2]).toContain("left by its previous run");
+    expect(c.outcomes().get("trio#1")).toMatchObject({ state: "aborted" });
+    // A new dump commits on all three.
+    await expectDumpCommits(c);
   }, 90_000);
 });
