@@ -5,10 +5,8 @@
  * commit is recorded by exactly one transaction. Needs etcd-server and etcd-client, not root.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { BarrierEngine } from "../../src/barrier/engine.ts";
-import type { Effect, Reply } from "../../src/barrier/types.ts";
-import { EtcdBackend } from "../../src/etcd/etcd-backend.ts";
 import { percentile } from "./real-daemons.ts";
+import { EtcdNode } from "./etcd-nodes.ts";
 import { EtcdServer, etcdForFile, freePort } from "./etcd-server.ts";
 
 const shared = etcdForFile("test/cluster/etcd-backend.test.ts");
@@ -16,55 +14,15 @@ const MISSING = shared.missing;
 
 let prefixN = 0;
 
-class Node {
-  readonly replies = new Map<string, Reply & { at: number }>();
-  readonly events: string[] = [];
-  readonly engine: BarrierEngine;
-  readonly backend: EtcdBackend;
-  #n = 0;
-  constructor(
-    readonly name: string,
-    members: string[],
-    prefix: string,
-    timeoutMs = 10_000,
-    server = shared.server(),
-    tls: { caFile?: string; certFile?: string; keyFile?: string } = {},
-  ) {
-    this.engine = new BarrierEngine([{ name: "g", members, timeoutMs }], { node: name, decider: "external" });
-    this.backend = new EtcdBackend({ node: name, endpoints: [server.clientUrl], prefix, leaseTtlMs: 2_000, groups: ["g"], engine: this.engine, dispatch: (fx) => this.apply(fx), ...tls });
-  }
-  apply(fx: Effect[]): void {
-    for (const e of fx) {
-      if (e.type === "reply") this.replies.set(e.callId, { ...e, at: performance.now() });
-      else if (e.type === "event") this.events.push(`${e.code ?? e.level} ${e.message}`);
-      else this.backend.publish(e);
-    }
-  }
-  arrive(participant: string, hook: string): string {
-    const callId = `${this.name}-${++this.#n}`;
-    this.apply(this.engine.arrive(Date.now(), { callId, group: "g", participant, hook, attempt: `${participant}-run` }));
-    return callId;
-  }
-  async answer(callId: string, timeoutMs = 5_000): Promise<Reply & { at: number }> {
-    const end = Date.now() + timeoutMs;
-    while (!this.replies.has(callId)) {
-      if (Date.now() > end) throw new Error(`${this.name}: no answer to ${callId}; events: ${this.events.join(" | ")}`);
-      this.apply(this.engine.tick(Date.now()));
-      await Bun.sleep(1);
-    }
-    return this.replies.get(callId)!;
-  }
-}
-
-let nodes: Node[] = [];
+let nodes: EtcdNode[] = [];
 afterEach(async () => {
   await Promise.all(nodes.map((n) => n.backend.close()));
   nodes = [];
 });
 
-async function cluster(names: string[], timeoutMs?: number): Promise<{ prefix: string; nodes: Node[] }> {
+async function cluster(names: string[], timeoutMs?: number): Promise<{ prefix: string; nodes: EtcdNode[] }> {
   const prefix = `/cc-test${process.pid}-${++prefixN}`;
-  nodes = names.map((n) => new Node(n, names.map((_, j) => `p${j + 1}`), prefix, timeoutMs));
+  nodes = names.map((n) => new EtcdNode(n, names.map((_, j) => `p${j + 1}`), prefix, [shared.server().clientUrl], timeoutMs));
   await Promise.all(nodes.map((n) => n.backend.start()));
   return { prefix, nodes };
 }
@@ -140,7 +98,7 @@ describe.skipIf(MISSING !== undefined)("EtcdBackend over TLS with client certifi
     try {
       const certs = server.certs!;
       const tls = { caFile: certs.ca, certFile: certs.cert, keyFile: certs.key };
-      nodes = ["n1", "n2"].map((n) => new Node(n, ["p1", "p2"], "/tls", 10_000, server, tls));
+      nodes = ["n1", "n2"].map((n) => new EtcdNode(n, ["p1", "p2"], "/tls", [server.clientUrl], 10_000, tls));
       await Promise.all(nodes.map((n) => n.backend.start()));
       for (const hook of ["pre-dump", "post-dump"]) {
         const ids = nodes.map((n, i) => n.arrive(`p${i + 1}`, hook));
@@ -150,7 +108,7 @@ describe.skipIf(MISSING !== undefined)("EtcdBackend over TLS with client certifi
       expect(nodes[0]!.backend.health()).toMatchObject({ kind: "etcd", health: "ok" });
       expect(JSON.parse(server.get("/tls/").get("/tls/g/op/000000000001/outcome")!)).toMatchObject({ state: "committed" });
 
-      const stranger = new Node("n3", ["p1", "p2"], "/tls", 10_000, server, { caFile: certs.ca });
+      const stranger = new EtcdNode("n3", ["p1", "p2"], "/tls", [server.clientUrl], 10_000, { caFile: certs.ca });
       await stranger.backend.start();
       expect(stranger.backend.health()).toMatchObject({ health: "lost", detail: expect.stringContaining("127.0.0.1") });
       nodes.push(stranger);

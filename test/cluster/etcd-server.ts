@@ -55,6 +55,9 @@ export class EtcdServer {
   /** With `tls`: https with client-certificate authentication. */
   certs: ReturnType<typeof makeCertificates> | undefined;
   proc: Subprocess | undefined;
+  /** The member's name and the whole cluster's peers (`name=peerUrl,…`), for a multi-member etcd. */
+  name = "t";
+  initialCluster: string | undefined;
   #log = "";
 
   /** `netns`: run inside that namespace (`ip netns` name), `host` is then its address there. */
@@ -77,13 +80,13 @@ export class EtcdServer {
   async start(): Promise<this> {
     const argv = [
       "etcd",
-      "--name", "t",
+      "--name", this.name,
       "--data-dir", join(this.dir, "data"),
       "--listen-client-urls", this.clientUrl,
       "--advertise-client-urls", this.clientUrl,
       "--listen-peer-urls", this.peerUrl,
       "--initial-advertise-peer-urls", this.peerUrl,
-      "--initial-cluster", `t=${this.peerUrl}`,
+      "--initial-cluster", this.initialCluster ?? `${this.name}=${this.peerUrl}`,
       "--log-level", "warn",
       ...(this.certs ? ["--cert-file", this.certs.serverCert, "--key-file", this.certs.serverKey, "--client-cert-auth", "--trusted-ca-file", this.certs.ca] : []),
     ];
@@ -93,6 +96,7 @@ export class EtcdServer {
     };
     void collect(this.proc.stdout as ReadableStream<Uint8Array>);
     void collect(this.proc.stderr as ReadableStream<Uint8Array>);
+    if (this.initialCluster) return this; // a member alone has no quorum: see startCluster()
     const end = Date.now() + 15_000;
     while (Date.now() < end) {
       if (this.proc.exitCode !== null) throw new Error(`etcd exited with ${this.proc.exitCode}:\n${this.#log}`);
@@ -132,6 +136,24 @@ export class EtcdServer {
     await this.kill();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A three-member etcd cluster on 127.0.0.1, started and healthy (a member alone has no quorum). */
+export async function startCluster(size = 3): Promise<EtcdServer[]> {
+  const members = Array.from({ length: size }, (_, i) => {
+    const m = new EtcdServer();
+    m.name = `e${i + 1}`;
+    return m;
+  });
+  const initial = members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
+  for (const m of members) m.initialCluster = initial;
+  await Promise.all(members.map((m) => m.start()));
+  const end = Date.now() + 20_000;
+  while (!members.every((m) => m.ctl(["endpoint", "health"]).ok)) {
+    if (Date.now() > end) throw new Error(`the etcd cluster did not become healthy:\n${members.map((m) => m.log).join("\n")}`);
+    await Bun.sleep(100);
+  }
+  return members;
 }
 
 /**
