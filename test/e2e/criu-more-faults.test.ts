@@ -279,7 +279,7 @@ describe("federated coordinated CRIU: CRIU SIGKILLed on one side mid-dump", () =
       const gone = new RegExp(`pair#1 aborted: .*The CRIU run of tcp-client ended .*\\(CRIU pid ${criuB} exited\\)`);
       for (const d of fed.daemons) expect(d.log).toMatch(gone);
       expect(dumps[0]!.log).toMatch(new RegExp(`pair/tcp-server at ${c.aWaitsAt ?? "post-dump"}: Operation pair#1 (was )?aborted: .*CRIU run of tcp-client`));
-      // a's CRIU ends after the 200 ms check, gossip and its own unfreeze; when a is itself held
+      // a's CRIU ends after the pidfd event, gossip and its own unfreeze; when a is itself held
       // by log-hook.sh, once that ends.
       expect(afterKill).toBeLessThan(c.aWaitsAt ? 2_000 : HOLD_S * 1000 + 2_000);
       for (const d of fed.daemons) expect(JSON.stringify(await groupOperation(d, "pair"))).not.toContain("committed");
