@@ -279,3 +279,13 @@ describe("the daemon's JavaScript engine", () => {
     expect(environOf(proc.pid)).not.toContain("BUN_JSC_useDFGJIT=0");
   });
 });
+
+describe("the daemon's command line", () => {
+  test("an unknown option or a stray argument is refused with the usage (exit 2), never ignored", () => {
+    for (const args of [["--bogus"], ["extra"], ["--config"]]) {
+      const r = Bun.spawnSync([ensureBinary(), "daemon", ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+      expect({ args, code: r.exitCode }).toEqual({ args, code: 2 });
+      expect(r.stderr.toString()).toContain("usage: criu-coordinator daemon [--config FILE]");
+    }
+  });
+});
