@@ -249,7 +249,9 @@ describe.skipIf(WHY !== undefined)("daemons with the etcd backend in network nam
     const ms = others.map((r) => Math.round(r.at - t0));
     console.log(`n3 restarted: n1/n2 calls failed ${ms.join("/")} ms after the restart began (lease TTL 2 s): ${others[0]!.message}; charlie's call on the new daemon: ${reconnected.code}: ${reconnected.message}`);
     for (const r of others) expect(r.message).toContain("node n3");
-    expect(reconnected.message).toContain("the daemon restarted during the operation");
+    // Either the new daemon already read the abort the others recorded, or it finds no record of
+    // charlie's earlier hooks: both name n3, and neither lets charlie's CRIU go on.
+    expect(reconnected.message).toMatch(/node n3 (has no record of its earlier hooks|lost its etcd lease)/);
     expect(c.logs[2]).toContain("left by its previous run");
     expect(c.outcomes().get("trio#1")).toMatchObject({ state: "aborted" });
     // A new dump commits on all three.

@@ -59,7 +59,7 @@ describe.skipIf(MISSING !== undefined)("etcd backend with a three-member etcd cl
     expect(a.backend.health().health).toBe("ok");
   }, 60_000);
 
-  test("two of three members lost (no quorum): the operation aborts on both nodes, nothing commits; with quorum back the abort is recorded and the next dump commits", async () => {
+  test("two of three members lost (no quorum): both nodes answer abort, none commits; with quorum back the outcome etcd recorded is read (a commit sent during the loss may land late, and is flagged) and the next dump commits", async () => {
     const [a, b] = await setUp(6_000);
     const pre = [a.arrive("p1", "pre-dump"), b.arrive("p2", "pre-dump")];
     for (const [n, id] of [[a, pre[0]], [b, pre[1]]] as const) expect((await n.answer(id!)).code).toBe("released");
@@ -81,13 +81,21 @@ describe.skipIf(MISSING !== undefined)("etcd backend with a three-member etcd cl
       await Bun.sleep(50);
     }
     console.log(`quorum back: both nodes on etcd again ${Math.round(performance.now() - h0)} ms after the members restarted`);
+    // b's commit transaction, sent while etcd had no quorum, may have been applied when quorum came
+    // back, after both nodes had answered abort: that late record is flagged, never acted on.
     const outcomeKey = "/cc-quorum/g/op/000000000001/outcome";
     while (!members[0]!.get("/cc-quorum/").has(outcomeKey)) {
-      if (Date.now() > end) throw new Error("the abort was never recorded");
+      if (Date.now() > end) throw new Error("no outcome was ever recorded");
       await Bun.sleep(50);
     }
-    expect(JSON.parse(members[0]!.get("/cc-quorum/").get(outcomeKey)!)).toMatchObject({ state: "aborted" });
+    const recorded = JSON.parse(members[0]!.get("/cc-quorum/").get(outcomeKey)!) as { state: string; by: string };
+    console.log(`quorum back: g#1 recorded ${recorded.state} by ${recorded.by}`);
+    if (recorded.state === "committed") {
+      await Bun.sleep(200);
+      for (const n of [a, b]) expect(n.events.join("\n")).toContain("outcome-disagreement");
+    } else {
+      expect(recorded.state).toBe("aborted");
+    }
     expect(await dump(a, b)).toEqual(["pre-dump:released/released", "network-lock:released/released", "post-dump:committed/committed"]);
-    for (const n of [a, b]) expect(n.events.join("\n")).not.toContain("outcome-disagreement");
   }, 90_000);
 });
