@@ -42,7 +42,7 @@ describe("CriuRunWatcher", () => {
     expect(await w.mode()).toBe("pidfd");
     expect(gone).toEqual([{ attempt: run.attempt, why: `CRIU pid ${run.pid} exited`, at: expect.any(Number) }]);
     // sleep 0.3 ends 300 ms after it started; the report follows within milliseconds.
-    expect(gone[0]!.at - started).toBeLessThan(300 + 100);
+    expect(gone[0]!.at - started).toBeLessThan(300 + 500); // generous: a loaded CI machine
     await Bun.sleep(100);
     expect(gone.length).toBe(1); // once
   });
