@@ -11,6 +11,7 @@ import type { Logger } from "../util/log.ts";
 import { DeadlineTimer } from "../util/deadline-timer.ts";
 import { VERSION } from "../version.ts";
 import type { Backend, BackendHealth, ClusterStatus } from "../cluster/backend.ts";
+import type { PeerLink } from "./checkpoint-initiator.ts";
 import { CheckpointService } from "./checkpoint-service.ts";
 import { CriuRunWatcher, withStartTime } from "./criu-runs.ts";
 import { IpcServer } from "./ipc-server.ts";
@@ -119,14 +120,9 @@ export class Daemon {
       ...(c.advertise ? { advertise: c.advertise } : {}),
       peers: c.peers,
       keys,
-      engine: this.engine,
-      dispatch: (fx) => this.#apply(fx),
-      onRequest: (_from, body) => this.checkpoints.onPeer(body),
-      log: this.opts.log,
+      ...this.#backendLinks(),
     });
-    await backend.start();
-    this.#backend = backend;
-    this.checkpoints.attach(backend);
+    await this.#attach(backend);
     const synced = await backend.synced(RECOVERY_MS);
     this.opts.log.info(`cluster: node ${c.node} at ${backend.address}, ${c.peers.length} seed peer(s), ${synced ? "state synced from a peer" : "no peer answered yet"}`);
   }
@@ -137,11 +133,23 @@ export class Daemon {
     const backend = new EtcdBackend({
       ...cfg,
       groups: this.opts.config.groups.map((g) => g.name),
-      engine: this.engine,
-      dispatch: (fx) => this.#apply(fx),
-      onRequest: (_from, body) => this.checkpoints.onPeer(body),
-      log: this.opts.log,
+      ...this.#backendLinks(),
     });
+    await this.#attach(backend);
+  }
+
+  /** What every federation backend is given: the engine, the dispatcher, the peer-request handler. */
+  #backendLinks() {
+    return {
+      engine: this.engine,
+      dispatch: (fx: Effect[]) => this.#apply(fx),
+      onRequest: (_from: string, body: Record<string, unknown>) => this.checkpoints.onPeer(body),
+      log: this.opts.log,
+    };
+  }
+
+  /** Starts the backend, and lets the checkpoint service ask the other daemons through it. */
+  async #attach(backend: Backend & PeerLink): Promise<void> {
     await backend.start();
     this.#backend = backend;
     this.checkpoints.attach(backend);
