@@ -6,7 +6,7 @@
  * Every case ends in one of the two allowed states: both sides dumped (and restorable), or both
  * still running with their connection intact. No CRIU or hook process is left behind.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect } from "bun:test";
 import { join } from "node:path";
 import {
   COORDINATOR_BIN,
@@ -14,7 +14,7 @@ import {
   criuDump,
   criuRestore,
   type CriuWay,
-  coordinatedSkipReason,
+  coordinatedTest,
   expectBothKeptRunning,
   expectCriuOk,
   expectHealthy,
@@ -34,9 +34,7 @@ import {
   waitStreamGrows,
 } from "./harness.ts";
 
-const skipReason = await coordinatedSkipReason();
-if (skipReason) console.warn(`SKIPPING coordinated CRIU e2e tests: ${skipReason}`);
-const e2e = test.skipIf(skipReason !== null);
+const e2e = await coordinatedTest("test/e2e/criu-coordinated.test.ts");
 
 const TEST_TIMEOUT_MS = 60_000;
 /** The group timeout in the config; fault cases must end well within it plus a margin. */

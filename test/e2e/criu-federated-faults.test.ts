@@ -14,7 +14,7 @@
  * log-hook.sh runs first and holds side b's CRIU at post-dump, processes frozen, before b's
  * coordinator call; meanwhile side a's call waits at post-dump for b.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect } from "bun:test";
 import { join } from "node:path";
 import {
   COORDINATOR_BIN,
@@ -23,7 +23,7 @@ import {
   criuRestore,
   type CriuResult,
   type CriuWay,
-  coordinatedSkipReason,
+  coordinatedTest,
   expectBothKeptRunning,
   expectCriuOk,
   expectHealthy,
@@ -42,9 +42,7 @@ import {
   waitStreamGrows,
 } from "./harness.ts";
 
-const skipReason = await coordinatedSkipReason();
-if (skipReason) console.warn(`!! SKIPPING federated CRIU fault tests (criu-federated-faults.test.ts): ${skipReason}`);
-const e2e = test.skipIf(skipReason !== null);
+const e2e = await coordinatedTest("test/e2e/criu-federated-faults.test.ts");
 
 /** Short, so that the cases that must wait for it stay quick; a dump here takes ~0.2 s. */
 const GROUP_TIMEOUT_S = 6;

@@ -10,7 +10,7 @@
  *
  * In the c2 way the daemons run in "host" namespaces apart from the workloads' (see federatedPair).
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect } from "bun:test";
 import {
   clusterNodeName,
   COORDINATOR_BIN,
@@ -18,7 +18,7 @@ import {
   criuDump,
   criuRestore,
   type CriuWay,
-  coordinatedSkipReason,
+  coordinatedTest,
   expectBothKeptRunning,
   expectCriuOk,
   expectHealthy,
@@ -35,9 +35,7 @@ import {
   waitStreamGrows,
 } from "./harness.ts";
 
-const skipReason = await coordinatedSkipReason();
-if (skipReason) console.warn(`!! SKIPPING federated CRIU e2e tests (criu-federated.test.ts): ${skipReason}`);
-const e2e = test.skipIf(skipReason !== null);
+const e2e = await coordinatedTest("test/e2e/criu-federated.test.ts");
 
 const TEST_TIMEOUT_MS = 60_000;
 const PAIR = pairGroupToml(10);

@@ -20,7 +20,7 @@
  * reverse command-line order, so log-hook.sh runs first at every hook, and can hold CRIU there
  * (HOOK_SLEEP_AT) or fail (HOOK_FAIL_AT).
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -30,7 +30,7 @@ import {
   criuRestore,
   type CriuResult,
   type CriuWay,
-  coordinatedSkipReason,
+  coordinatedTest,
   expectCriuOk,
   expectHealthy,
   expectNoLeftovers,
@@ -54,9 +54,7 @@ import {
   waitStreamGrows,
 } from "./harness.ts";
 
-const skipReason = await coordinatedSkipReason();
-if (skipReason) console.warn(`!! SKIPPING more CRIU fault tests (criu-more-faults.test.ts): ${skipReason}`);
-const e2e = test.skipIf(skipReason !== null);
+const e2e = await coordinatedTest("test/e2e/criu-more-faults.test.ts");
 
 const GROUP_TIMEOUT_S = 6;
 const TEST_TIMEOUT_MS = 60_000;

@@ -6,6 +6,7 @@
  *
  * Set E2E_KEEP=1 to keep the temp dirs (images, CRIU logs, workload logs) for inspection.
  */
+import { test } from "bun:test";
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,6 +55,16 @@ export async function e2eSkipReason(): Promise<string | null> {
 }
 
 /** Why the coordinated e2e tests cannot run: e2eSkipReason(), or dist/criu-coordinator cannot be built. */
+/**
+ * `test`, or `test.skip` with a loud warning naming `file` when real CRIU with the coordinator can
+ * not run here (npm test installs what is missing, so CI never skips).
+ */
+export async function coordinatedTest(file: string): Promise<typeof test> {
+  const reason = await coordinatedSkipReason();
+  if (reason) console.warn(`!! SKIPPING the CRIU tests of ${file}: ${reason}`);
+  return test.skipIf(reason !== null);
+}
+
 export async function coordinatedSkipReason(): Promise<string | null> {
   const reason = await e2eSkipReason();
   if (reason) return reason;
